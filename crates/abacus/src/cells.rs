@@ -1,0 +1,434 @@
+//! Per-thread cells: where counters and histograms keep their values.
+//!
+//! A registry owns one [`CellSpace`]. Every counter and histogram series is given a few
+//! *slots* in it at resolve time. Each thread that records into the registry gets its own
+//! [`Shard`]: a table of pages, one `u64` per slot, written by that thread alone. Because
+//! nobody else writes a shard, an increment is a relaxed load and a relaxed store to the
+//! thread's own cache line; no read-modify-write instruction, no contention, no lost
+//! update. A scrape sums a slot over every live shard plus the `retired` shard, which holds
+//! what exited threads recorded.
+//!
+//! Pages are cache-line aligned, so two threads never write the same line; within one
+//! thread's page, neighbouring series share lines, which keeps a series at 8 bytes per
+//! recording thread instead of a padded line per series.
+//!
+//! Lifecycle of a shard (the `writers` word):
+//!
+//! | writers | meaning |
+//! |---|---|
+//! | n > 0 | the owning thread's thread-local entry and n - 1 [`LocalCounter`]s may write it |
+//! | 0 | nobody can write it any more: its values are folded into `retired` and it leaves the list |
+//!
+//! Folding and summing both run under the `shards` lock (write and read side), so a scrape
+//! sees a shard's values either in the shard or in `retired`, never in both or neither.
+//!
+//! [`LocalCounter`]: crate::LocalCounter
+
+use std::cell::RefCell;
+use std::fmt;
+
+use crossbeam_utils::CachePadded;
+
+use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering::Relaxed, RwLock, Weak};
+use crate::Error;
+
+/// log2 of the number of slots in a page.
+const PAGE_BITS: u32 = 10;
+/// Slots per page: 1024 slots, 8 KiB.
+pub(crate) const PAGE_SLOTS: usize = 1 << PAGE_BITS;
+/// Pages per shard. With 1024 slots a page this gives four million slots a registry; the
+/// directory itself costs 64 KiB per recording thread.
+const MAX_PAGES: usize = 1 << 12;
+
+/// One page of a shard: `PAGE_SLOTS` counters, aligned (and so padded) to a cache line so
+/// that pages of different threads never share one.
+pub(crate) type Page = CachePadded<[AtomicU64; PAGE_SLOTS]>;
+
+/// Where a series' cells start: a page number and the offset of the first slot in it. The
+/// cells of one series never straddle two pages, so one page look-up serves them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SlotRange {
+    pub(crate) page: u32,
+    pub(crate) offset: u16,
+}
+
+/// How a slot's 64 bits are summed when shards are merged.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum SlotKind {
+    /// A count: summed as `u64`, saturating.
+    Count,
+    /// An `f64` stored as its bits: summed as floats.
+    Float,
+}
+
+/// One thread's pages (or the `retired` accumulator's).
+pub(crate) struct Shard {
+    pages: Box<[OnceLock<Arc<Page>>]>,
+    /// See the table in the module docs.
+    writers: AtomicUsize,
+    space: Weak<CellSpace>,
+}
+
+impl Shard {
+    fn new(space: Weak<CellSpace>) -> Self {
+        Shard {
+            pages: (0..MAX_PAGES).map(|_| OnceLock::new()).collect(),
+            writers: AtomicUsize::new(1),
+            space,
+        }
+    }
+
+    /// The page, allocating it on this shard's first write into it.
+    #[inline]
+    pub(crate) fn page(&self, page: u32) -> &Arc<Page> {
+        // `page` < MAX_PAGES is guaranteed by the allocator; the mask only spares the
+        // bounds check.
+        let cell = &self.pages[page as usize & (MAX_PAGES - 1)];
+        match cell.get() {
+            Some(page) => page,
+            None => cell.get_or_init(new_page),
+        }
+    }
+
+    /// The page if this shard has ever written to it.
+    #[inline]
+    fn existing_page(&self, page: u32) -> Option<&Arc<Page>> {
+        self.pages.get(page as usize).and_then(OnceLock::get)
+    }
+
+    /// A new writer of this shard (a [`LocalCounter`](crate::LocalCounter)).
+    pub(crate) fn add_writer(&self) {
+        self.writers.fetch_add(1, Relaxed);
+    }
+
+    /// Ends one writer; the last one folds the shard into the registry's `retired` cells.
+    pub(crate) fn release_writer(self: &Arc<Self>) {
+        // AcqRel is not needed: all writers of a shard live on its owning thread, which is
+        // the thread running this, so program order already orders their stores before the
+        // fold below.
+        if self.writers.fetch_sub(1, Relaxed) == 1 {
+            if let Some(space) = self.space.upgrade() {
+                space.retire(self);
+            }
+        }
+    }
+}
+
+#[cold]
+fn new_page() -> Arc<Page> {
+    Arc::new(CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+}
+
+/// Adds `n` to a count slot that only the calling thread writes.
+#[inline]
+pub(crate) fn bump_owned(cell: &AtomicU64, n: u64) {
+    cell.store(cell.load(Relaxed).saturating_add(n), Relaxed);
+}
+
+/// Adds `v` to a float slot that only the calling thread writes.
+#[inline]
+pub(crate) fn add_float_owned(cell: &AtomicU64, v: f64) {
+    cell.store((f64::from_bits(cell.load(Relaxed)) + v).to_bits(), Relaxed);
+}
+
+/// Adds `n` to a count slot that several threads may write.
+fn bump_shared(cell: &AtomicU64, n: u64) {
+    let _ = cell.fetch_update(Relaxed, Relaxed, |old| Some(old.saturating_add(n)));
+}
+
+/// Adds `v` to a float slot that several threads may write.
+fn add_float_shared(cell: &AtomicU64, v: f64) {
+    let _ = cell.fetch_update(Relaxed, Relaxed, |old| {
+        Some((f64::from_bits(old) + v).to_bits())
+    });
+}
+
+/// A page to record into, and whether the calling thread is its only writer.
+pub(crate) struct Cells<'a> {
+    page: &'a Page,
+    shared: bool,
+}
+
+impl Cells<'_> {
+    /// Adds `n` to the count slot at `offset` of the page.
+    #[inline]
+    pub(crate) fn bump(&self, offset: usize, n: u64) {
+        if let Some(cell) = self.page.get(offset) {
+            if self.shared {
+                bump_shared(cell, n)
+            } else {
+                bump_owned(cell, n)
+            }
+        }
+    }
+
+    /// Adds `v` to the float slot at `offset` of the page.
+    #[inline]
+    pub(crate) fn add_float(&self, offset: usize, v: f64) {
+        if let Some(cell) = self.page.get(offset) {
+            if self.shared {
+                add_float_shared(cell, v)
+            } else {
+                add_float_owned(cell, v)
+            }
+        }
+    }
+}
+
+/// The slots of one registry: who owns which, and every thread's shard.
+pub(crate) struct CellSpace {
+    /// Distinguishes registries in the thread-local cache; never reused in a process.
+    id: u64,
+    allocator: Mutex<Allocator>,
+    /// The shards of live threads. Summing takes the read side, folding the write side.
+    shards: RwLock<Vec<Arc<Shard>>>,
+    /// What exited threads recorded, and what threads record while their thread-local
+    /// storage is being torn down. Written with read-modify-write operations.
+    retired: Shard,
+}
+
+struct Allocator {
+    /// The next free slot, as a flat index.
+    next: usize,
+    /// One bit per slot, set for float slots; read when a shard is folded.
+    float_slots: Vec<u64>,
+}
+
+impl fmt::Debug for CellSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CellSpace")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CellSpace {
+    pub(crate) fn new() -> Arc<Self> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Arc::new_cyclic(|weak| CellSpace {
+            id: NEXT_ID.fetch_add(1, Relaxed),
+            allocator: Mutex::new(Allocator {
+                next: 0,
+                float_slots: Vec::new(),
+            }),
+            shards: RwLock::new(Vec::new()),
+            retired: Shard::new(weak.clone()),
+        })
+    }
+
+    /// Reserves consecutive slots of the given kinds, all in one page.
+    pub(crate) fn allocate(&self, kinds: &[SlotKind]) -> Result<SlotRange, Error> {
+        debug_assert!(!kinds.is_empty() && kinds.len() <= PAGE_SLOTS);
+        let mut allocator = self.allocator.lock();
+        let mut first = allocator.next;
+        if first % PAGE_SLOTS + kinds.len() > PAGE_SLOTS {
+            first = (first / PAGE_SLOTS + 1) * PAGE_SLOTS;
+        }
+        let end = first + kinds.len();
+        if end > PAGE_SLOTS * MAX_PAGES {
+            return Err(Error::CapacityExhausted);
+        }
+        allocator.next = end;
+        let words = end.div_ceil(64);
+        if allocator.float_slots.len() < words {
+            allocator.float_slots.resize(words, 0);
+        }
+        for (i, kind) in kinds.iter().enumerate() {
+            if *kind == SlotKind::Float {
+                let slot = first + i;
+                allocator.float_slots[slot / 64] |= 1 << (slot % 64);
+            }
+        }
+        Ok(SlotRange {
+            page: (first / PAGE_SLOTS) as u32,
+            offset: (first % PAGE_SLOTS) as u16,
+        })
+    }
+
+    /// Runs `record` on the calling thread's page for `page`.
+    ///
+    /// The common case is one thread-local access, one compare and one page look-up. A
+    /// thread's first record into this registry, or into a page it has not touched, takes
+    /// the cold path and allocates once.
+    #[inline]
+    pub(crate) fn record(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
+        let mut record = Some(record);
+        let recorded = LOCAL
+            .try_with(|local| match local.try_borrow() {
+                Ok(local) => match &local.last {
+                    Some(shard) if local.last_id == self.id => {
+                        if let Some(record) = record.take() {
+                            record(Cells {
+                                page: shard.page(page),
+                                shared: false,
+                            });
+                        }
+                        true
+                    }
+                    _ => false,
+                },
+                Err(_) => false,
+            })
+            .unwrap_or(false);
+        if !recorded {
+            if let Some(record) = record {
+                self.record_slow(page, record);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn record_slow(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
+        match self.local_shard() {
+            Some(shard) => record(Cells {
+                page: shard.page(page),
+                shared: false,
+            }),
+            // This thread's storage is being torn down (a destructor of another
+            // thread-local is recording): write the shared accumulator atomically.
+            None => record(Cells {
+                page: self.retired.page(page),
+                shared: true,
+            }),
+        }
+    }
+
+    /// The calling thread's shard for this space, created on first use. `None` while the
+    /// thread's local storage is being destroyed.
+    pub(crate) fn local_shard(self: &Arc<Self>) -> Option<Arc<Shard>> {
+        LOCAL
+            .try_with(|local| {
+                let mut local = local.try_borrow_mut().ok()?;
+                Some(local.shard_for(self))
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// A shard that belongs to no thread's cache, for a [`LocalCounter`] made while the
+    /// thread's local storage is gone. It is folded when that counter drops.
+    ///
+    /// [`LocalCounter`]: crate::LocalCounter
+    pub(crate) fn detached_shard(self: &Arc<Self>) -> Arc<Shard> {
+        let shard = Arc::new(Shard::new(Arc::downgrade(self)));
+        self.shards.write().push(shard.clone());
+        shard
+    }
+
+    /// Folds a shard that nobody writes any more into `retired` and forgets it.
+    fn retire(&self, shard: &Arc<Shard>) {
+        let mut shards = self.shards.write();
+        let allocator = self.allocator.lock();
+        for (page_index, page) in shard.pages.iter().enumerate() {
+            let Some(page) = page.get() else { continue };
+            let first = page_index * PAGE_SLOTS;
+            let retired = self.retired.page(page_index as u32);
+            for (offset, cell) in page.iter().enumerate() {
+                let value = cell.load(Relaxed);
+                if value == 0 {
+                    continue;
+                }
+                let slot = first + offset;
+                let is_float = allocator
+                    .float_slots
+                    .get(slot / 64)
+                    .is_some_and(|word| word & (1 << (slot % 64)) != 0);
+                if is_float {
+                    add_float_shared(&retired[offset], f64::from_bits(value));
+                } else {
+                    bump_shared(&retired[offset], value);
+                }
+            }
+        }
+        shards.retain(|s| !Arc::ptr_eq(s, shard));
+    }
+
+    /// Locks out folding while a scrape sums slots; see the module docs.
+    pub(crate) fn reader(&self) -> SpaceReader<'_> {
+        SpaceReader {
+            shards: self.shards.read(),
+            retired: &self.retired,
+        }
+    }
+}
+
+/// A consistent view for summing slots over all shards.
+pub(crate) struct SpaceReader<'a> {
+    shards: parking_lot::RwLockReadGuard<'a, Vec<Arc<Shard>>>,
+    retired: &'a Shard,
+}
+
+impl SpaceReader<'_> {
+    fn each_cell(&self, range: SlotRange, index: usize, mut f: impl FnMut(u64)) {
+        let offset = range.offset as usize + index;
+        for shard in self
+            .shards
+            .iter()
+            .map(|s| &**s)
+            .chain(std::iter::once(self.retired))
+        {
+            if let Some(cell) = shard.existing_page(range.page).and_then(|p| p.get(offset)) {
+                f(cell.load(Relaxed));
+            }
+        }
+    }
+
+    /// The sum of a count slot over every shard, saturating at `u64::MAX`.
+    pub(crate) fn count(&self, range: SlotRange, index: usize) -> u64 {
+        let mut sum = 0u64;
+        self.each_cell(range, index, |v| sum = sum.saturating_add(v));
+        sum
+    }
+
+    /// The sum of a float slot over every shard.
+    pub(crate) fn float(&self, range: SlotRange, index: usize) -> f64 {
+        let mut sum = 0.0;
+        self.each_cell(range, index, |v| sum += f64::from_bits(v));
+        sum
+    }
+}
+
+/// A thread's shards, one per registry it has recorded into, and a one-entry cache of the
+/// last one used so that the common case needs no search.
+struct LocalShards {
+    last_id: u64,
+    last: Option<Arc<Shard>>,
+    entries: Vec<(u64, Arc<Shard>)>,
+}
+
+impl LocalShards {
+    fn shard_for(&mut self, space: &Arc<CellSpace>) -> Arc<Shard> {
+        let shard = match self.entries.iter().find(|(id, _)| *id == space.id) {
+            Some((_, shard)) => shard.clone(),
+            None => {
+                // Forget shards of registries that are gone before adding one, so that a
+                // long-lived thread serving many short-lived registries stays small.
+                self.entries
+                    .retain(|(_, shard)| shard.space.strong_count() > 0);
+                let shard = Arc::new(Shard::new(Arc::downgrade(space)));
+                space.shards.write().push(shard.clone());
+                self.entries.push((space.id, shard.clone()));
+                shard
+            }
+        };
+        self.last_id = space.id;
+        self.last = Some(shard.clone());
+        shard
+    }
+}
+
+impl Drop for LocalShards {
+    fn drop(&mut self) {
+        self.last = None;
+        for (_, shard) in self.entries.drain(..) {
+            shard.release_writer();
+        }
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalShards> = const {
+        RefCell::new(LocalShards { last_id: 0, last: None, entries: Vec::new() })
+    };
+}

@@ -1,0 +1,252 @@
+//! Families: a metric with label names, and the resolution of label values to series.
+
+use std::fmt;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::cells::{CellSpace, SlotKind, SlotRange};
+use crate::labels::{hash_values, LabelValues};
+use crate::metrics::{MakeHandle, Metric};
+use crate::sync::{Arc, AtomicU64, RwLock};
+use crate::Error;
+
+/// What a family records, with the parameters that are part of its identity.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum KindSpec {
+    Counter,
+    Fixed { decimals: u32 },
+    Gauge,
+    FloatGauge,
+    Histogram { bounds: Arc<[f64]> },
+}
+
+impl KindSpec {
+    /// The exposition type.
+    pub(crate) fn kind(&self) -> crate::Kind {
+        match self {
+            KindSpec::Counter | KindSpec::Fixed { .. } => crate::Kind::Counter,
+            KindSpec::Gauge | KindSpec::FloatGauge => crate::Kind::Gauge,
+            KindSpec::Histogram { .. } => crate::Kind::Histogram,
+        }
+    }
+
+    /// The sample names a family of this kind exposes, besides its own name.
+    pub(crate) fn sample_suffixes(&self) -> &'static [&'static str] {
+        match self.kind() {
+            crate::Kind::Counter => &["_total", "_created"],
+            crate::Kind::Gauge => &[],
+            crate::Kind::Histogram => &["_bucket", "_sum", "_count", "_created"],
+        }
+    }
+
+    /// How many per-thread slots one series needs, and of which kind. Gauges need none:
+    /// `set` must be last-writer-wins across threads, so they live in one shared word.
+    fn slot_kinds(&self) -> Option<Vec<SlotKind>> {
+        match self {
+            KindSpec::Counter | KindSpec::Fixed { .. } => Some(vec![SlotKind::Count]),
+            KindSpec::Gauge | KindSpec::FloatGauge => None,
+            KindSpec::Histogram { bounds } => {
+                // One count per bucket including +Inf, then the sum. The observation count
+                // is the sum of the buckets, so it always equals the +Inf bucket.
+                let mut kinds = vec![SlotKind::Count; bounds.len() + 1];
+                kinds.push(SlotKind::Float);
+                Some(kinds)
+            }
+        }
+    }
+}
+
+/// One series: its label values and where its value lives.
+pub(crate) struct Series {
+    pub(crate) labels: LabelValues,
+    pub(crate) cells: SeriesCells,
+}
+
+pub(crate) enum SeriesCells {
+    /// Per-thread slots in the registry's cell space.
+    Slots(SlotRange),
+    /// One shared word: an `i64` or the bits of an `f64`.
+    Word(AtomicU64),
+}
+
+/// The shared part of a family, behind every [`Family`] handle.
+pub(crate) struct FamilyCore {
+    /// The family name; for counters without the `_total` suffix.
+    pub(crate) name: Box<str>,
+    pub(crate) help: Box<str>,
+    pub(crate) label_names: Box<[Box<str>]>,
+    pub(crate) spec: KindSpec,
+    pub(crate) space: Arc<CellSpace>,
+    hasher: DefaultHashBuilder,
+    index: RwLock<Index>,
+}
+
+/// The series of a family in creation order, and a hash table of indices into them.
+#[derive(Default)]
+struct Index {
+    table: HashTable<u32>,
+    series: Vec<Arc<Series>>,
+}
+
+impl FamilyCore {
+    pub(crate) fn new(
+        name: Box<str>,
+        help: Box<str>,
+        label_names: Box<[Box<str>]>,
+        spec: KindSpec,
+        space: Arc<CellSpace>,
+    ) -> Self {
+        FamilyCore {
+            name,
+            help,
+            label_names,
+            spec,
+            space,
+            hasher: DefaultHashBuilder::default(),
+            index: RwLock::new(Index::default()),
+        }
+    }
+
+    /// The series for `values`, created on first use.
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Arc<Series>, Error> {
+        if values.len() != self.label_names.len() {
+            return Err(Error::LabelCount {
+                family: self.name.to_string(),
+                expected: self.label_names.len(),
+                got: values.len(),
+            });
+        }
+        let hash = hash_values(&self.hasher, values.iter().copied());
+        {
+            let index = self.index.read();
+            if let Some(found) = index.find(hash, values) {
+                return Ok(found.clone());
+            }
+        }
+        self.insert(hash, values)
+    }
+
+    #[cold]
+    fn insert(&self, hash: u64, values: &[&str]) -> Result<Arc<Series>, Error> {
+        let mut index = self.index.write();
+        // Another thread may have created it between our read and write lock.
+        if let Some(found) = index.find(hash, values) {
+            return Ok(found.clone());
+        }
+        if values.iter().any(|v| v.len() > u32::MAX as usize / 2) {
+            return Err(Error::CapacityExhausted);
+        }
+        let cells = match self.spec.slot_kinds() {
+            Some(kinds) => SeriesCells::Slots(self.space.allocate(&kinds)?),
+            None => SeriesCells::Word(AtomicU64::new(0)),
+        };
+        let series = Arc::new(Series {
+            labels: LabelValues::new(values),
+            cells,
+        });
+        let position = index.series.len() as u32;
+        index.series.push(series.clone());
+        let Index { table, series: all } = &mut *index;
+        let hasher = &self.hasher;
+        table.insert_unique(hash, position, |&i| {
+            hash_values(hasher, all[i as usize].labels.iter())
+        });
+        Ok(series)
+    }
+
+    /// Appends every series to `out`, in creation order.
+    pub(crate) fn series_into(&self, out: &mut Vec<Arc<Series>>) {
+        out.extend(self.index.read().series.iter().cloned());
+    }
+
+    /// Whether a registration with these parameters would be this same family.
+    pub(crate) fn conflict(
+        &self,
+        help: &str,
+        label_names: &[Box<str>],
+        spec: &KindSpec,
+    ) -> Option<crate::ConflictReason> {
+        use crate::ConflictReason as R;
+        match (&self.spec, spec) {
+            (a, b) if std::mem::discriminant(a) != std::mem::discriminant(b) => Some(R::Kind),
+            (KindSpec::Histogram { bounds: a }, KindSpec::Histogram { bounds: b })
+                if a.iter()
+                    .map(|f| f.to_bits())
+                    .ne(b.iter().map(|f| f.to_bits())) =>
+            {
+                Some(R::Buckets)
+            }
+            (KindSpec::Fixed { decimals: a }, KindSpec::Fixed { decimals: b }) if a != b => {
+                Some(R::Scale)
+            }
+            _ if &*self.label_names != label_names => Some(R::Labels),
+            _ if &*self.help != help => Some(R::Help),
+            _ => None,
+        }
+    }
+}
+
+impl Index {
+    fn find(&self, hash: u64, values: &[&str]) -> Option<&Arc<Series>> {
+        let position = self
+            .table
+            .find(hash, |&i| self.series[i as usize].labels.matches(values))?;
+        self.series.get(*position as usize)
+    }
+}
+
+/// A registered metric with label names; [`with_labels`](Family::with_labels) resolves a
+/// tuple of label values to a handle of type `M`.
+///
+/// Resolving hashes the values once and compares them with the stored ones on a hit, under
+/// a read lock; only the first resolution of a tuple takes the write lock. Keep the
+/// returned handle where you can: recording through it never hashes, locks or allocates.
+pub struct Family<M> {
+    core: Arc<FamilyCore>,
+    make: MakeHandle<M>,
+}
+
+impl<M: Metric> Family<M> {
+    pub(crate) fn new(core: Arc<FamilyCore>, make: MakeHandle<M>) -> Self {
+        Family { core, make }
+    }
+
+    /// The handle for one tuple of label values, in the order of the family's label names.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LabelCount`] when the number of values differs from the number of label
+    /// names; [`Error::CapacityExhausted`] when the registry has no room for another series.
+    pub fn with_labels(&self, values: &[&str]) -> Result<M, Error> {
+        let series = self.core.resolve(values)?;
+        Ok((self.make)(&self.core, series))
+    }
+
+    /// The family's name (for counters, without `_total`).
+    pub fn name(&self) -> &str {
+        &self.core.name
+    }
+
+    /// The family's label names.
+    pub fn label_names(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.core.label_names.iter().map(|n| &**n)
+    }
+}
+
+impl<M> Clone for Family<M> {
+    fn clone(&self) -> Self {
+        Family {
+            core: self.core.clone(),
+            make: self.make,
+        }
+    }
+}
+
+impl<M> fmt::Debug for Family<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Family")
+            .field("name", &self.core.name)
+            .field("label_names", &self.core.label_names)
+            .finish_non_exhaustive()
+    }
+}

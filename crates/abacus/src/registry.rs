@@ -1,0 +1,445 @@
+//! The registry: where families are registered and from where they are read.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use crate::cells::{CellSpace, PAGE_SLOTS};
+use crate::family::{FamilyCore, KindSpec, Series, SeriesCells};
+use crate::metrics::MakeHandle;
+use crate::name::{check_label_name, check_metric_name};
+use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
+use crate::sync::{Arc, Ordering::Relaxed, RwLock};
+use crate::{
+    BucketError, Counter, Error, Family, FixedCounter, FloatGauge, Gauge, Histogram, Metric,
+};
+
+/// What a family is called, what it means and which labels it takes.
+///
+/// ```
+/// let desc = abacus::Desc::new("http_requests_total", "Requests served.")
+///     .labels(["route", "status"]);
+/// # let _ = desc;
+/// ```
+#[derive(Clone, Debug)]
+pub struct Desc {
+    name: String,
+    help: String,
+    label_names: Vec<String>,
+}
+
+impl Desc {
+    /// A family description with no labels.
+    pub fn new(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Desc {
+            name: name.into(),
+            help: help.into(),
+            label_names: Vec::new(),
+        }
+    }
+
+    /// Sets the label names, in the order values will be given.
+    pub fn labels<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.label_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Histogram bucket upper bounds: finite or infinite, strictly increasing, no NaN. The
+/// `+Inf` bucket is always there and need not be given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Buckets(Arc<[f64]>);
+
+impl Buckets {
+    /// The most bounds a histogram may have.
+    pub const MAX_BOUNDS: usize = 256;
+
+    /// The Prometheus client libraries' default layout, for latencies in seconds.
+    pub fn default_seconds() -> Self {
+        Buckets(Arc::from(
+            &[
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ][..],
+        ))
+    }
+
+    /// Checks and wraps explicit bounds. A trailing `+Inf` is accepted and dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidBucket`] for a NaN bound, a bound not greater than the one before
+    /// it, or more than [`MAX_BOUNDS`](Self::MAX_BOUNDS) bounds.
+    pub fn new(bounds: impl Into<Vec<f64>>) -> Result<Self, Error> {
+        let mut bounds = bounds.into();
+        if bounds.last() == Some(&f64::INFINITY) {
+            bounds.pop();
+        }
+        for (index, &bound) in bounds.iter().enumerate() {
+            let reason = if bound.is_nan() {
+                Some(BucketError::NaN)
+            } else if index == Self::MAX_BOUNDS {
+                Some(BucketError::TooMany)
+            } else if index > 0 && bound == bounds[index - 1] {
+                Some(BucketError::Duplicate)
+            } else if index > 0 && bound < bounds[index - 1] {
+                Some(BucketError::Unsorted)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(Error::InvalidBucket {
+                    index,
+                    bound,
+                    reason,
+                });
+            }
+        }
+        Ok(Buckets(Arc::from(bounds)))
+    }
+
+    /// `count` bounds starting at `start`, each `factor` times the one before.
+    ///
+    /// # Errors
+    ///
+    /// As [`Buckets::new`], for the bounds this computes.
+    pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Self, Error> {
+        Self::new(
+            std::iter::successors(Some(start), |b| Some(b * factor))
+                .take(count)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// `count` bounds starting at `start`, `width` apart.
+    ///
+    /// # Errors
+    ///
+    /// As [`Buckets::new`], for the bounds this computes.
+    pub fn linear(start: f64, width: f64, count: usize) -> Result<Self, Error> {
+        Self::new(
+            (0..count)
+                .map(|i| start + width * i as f64)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// The bounds, without `+Inf`.
+    pub fn bounds(&self) -> &[f64] {
+        &self.0
+    }
+}
+
+/// A set of metric families, independent of every other registry.
+///
+/// Cloning a registry is cheap and shares it. Registering a family returns a [`Family`];
+/// registering the same name again with the same description returns the same family, and
+/// with a different one returns [`Error::Conflict`].
+///
+/// ```
+/// use abacus::{Desc, Registry};
+///
+/// let registry = Registry::new();
+/// let requests = registry.counter(Desc::new("requests", "Requests.").labels(["route"]))?;
+/// let chat = requests.with_labels(&["chat"])?;
+/// chat.inc();
+/// chat.add(2);
+/// assert_eq!(chat.value(), 3);
+/// # Ok::<(), abacus::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    space: Arc<CellSpace>,
+    families: RwLock<Families>,
+}
+
+#[derive(Default)]
+struct Families {
+    /// In registration order, which is the order of every snapshot.
+    list: Vec<Arc<FamilyCore>>,
+    by_name: HashMap<Box<str>, usize>,
+    /// Every sample name some family exposes (`x`, `x_total`, `x_bucket`, ...), so that
+    /// two families can never produce the same series.
+    exposed: HashMap<Box<str>, usize>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("families", &self.inner.families.read().list.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Registry {
+            inner: Arc::new(Inner {
+                space: CellSpace::new(),
+                families: RwLock::new(Families::default()),
+            }),
+        }
+    }
+
+    /// Registers a `u64` counter family. A `_total` suffix on the name is optional: the
+    /// family is named without it and its samples with it.
+    ///
+    /// # Errors
+    ///
+    /// See [`Registry::histogram`].
+    pub fn counter(&self, desc: Desc) -> Result<Family<Counter>, Error> {
+        self.register(desc, KindSpec::Counter, Counter::from_series)
+    }
+
+    /// Registers a fixed-point counter family with `decimals` digits after the point.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidScale`] when `decimals` exceeds [`FixedCounter::MAX_DECIMALS`];
+    /// otherwise see [`Registry::histogram`].
+    pub fn fixed_counter(&self, desc: Desc, decimals: u32) -> Result<Family<FixedCounter>, Error> {
+        if decimals > FixedCounter::MAX_DECIMALS {
+            return Err(Error::InvalidScale(decimals));
+        }
+        self.register(
+            desc,
+            KindSpec::Fixed { decimals },
+            FixedCounter::from_series,
+        )
+    }
+
+    /// Registers an `i64` gauge family.
+    ///
+    /// # Errors
+    ///
+    /// See [`Registry::histogram`].
+    pub fn gauge(&self, desc: Desc) -> Result<Family<Gauge>, Error> {
+        self.register(desc, KindSpec::Gauge, Gauge::from_series)
+    }
+
+    /// Registers an `f64` gauge family.
+    ///
+    /// # Errors
+    ///
+    /// See [`Registry::histogram`].
+    pub fn float_gauge(&self, desc: Desc) -> Result<Family<FloatGauge>, Error> {
+        self.register(desc, KindSpec::FloatGauge, FloatGauge::from_series)
+    }
+
+    /// Registers a histogram family with the given bucket bounds.
+    ///
+    /// # Errors
+    ///
+    /// - [`Error::InvalidMetricName`], [`Error::InvalidLabelName`],
+    ///   [`Error::ReservedLabelName`] (`__` prefixes; `le` on a histogram) and
+    ///   [`Error::DuplicateLabelName`] for a bad description;
+    /// - [`Error::Conflict`] when the name is registered with a different description;
+    /// - [`Error::NameClash`] when another family already exposes one of its sample names;
+    /// - [`Error::CapacityExhausted`] when the registry is full.
+    pub fn histogram(&self, desc: Desc, buckets: Buckets) -> Result<Family<Histogram>, Error> {
+        if buckets.0.len() + 2 > PAGE_SLOTS {
+            return Err(Error::InvalidBucket {
+                index: Buckets::MAX_BOUNDS,
+                bound: f64::NAN,
+                reason: BucketError::TooMany,
+            });
+        }
+        self.register(
+            desc,
+            KindSpec::Histogram { bounds: buckets.0 },
+            Histogram::from_series,
+        )
+    }
+
+    /// The one registration path every kind goes through.
+    fn register<M: Metric>(
+        &self,
+        desc: Desc,
+        spec: KindSpec,
+        make: MakeHandle<M>,
+    ) -> Result<Family<M>, Error> {
+        check_metric_name(&desc.name)?;
+        let mut seen = HashSet::new();
+        for label in &desc.label_names {
+            check_label_name(label)?;
+            if spec.kind() == crate::Kind::Histogram && label == "le" {
+                return Err(Error::ReservedLabelName(label.clone()));
+            }
+            if !seen.insert(label.as_str()) {
+                return Err(Error::DuplicateLabelName(label.clone()));
+            }
+        }
+        let name = match spec.kind() {
+            crate::Kind::Counter => match desc.name.strip_suffix("_total") {
+                Some(base) if !base.is_empty() => base,
+                _ => &desc.name,
+            },
+            _ => &desc.name,
+        };
+        let label_names: Box<[Box<str>]> =
+            desc.label_names.iter().map(|n| n.as_str().into()).collect();
+
+        let mut families = self.inner.families.write();
+        if let Some(&index) = families.by_name.get(name) {
+            let existing = &families.list[index];
+            return match existing.conflict(&desc.help, &label_names, &spec) {
+                None => Ok(Family::new(existing.clone(), make)),
+                Some(reason) => Err(Error::Conflict {
+                    name: name.to_owned(),
+                    reason,
+                }),
+            };
+        }
+        let samples: Vec<String> = std::iter::once(name.to_owned())
+            .chain(
+                spec.sample_suffixes()
+                    .iter()
+                    .map(|suffix| format!("{name}{suffix}")),
+            )
+            .collect();
+        for sample in &samples {
+            if let Some(&other) = families.exposed.get(sample.as_str()) {
+                return Err(Error::NameClash {
+                    name: name.to_owned(),
+                    sample: sample.clone(),
+                    existing: families.list[other].name.to_string(),
+                });
+            }
+        }
+
+        let core = Arc::new(FamilyCore::new(
+            name.into(),
+            desc.help.into(),
+            label_names,
+            spec,
+            self.inner.space.clone(),
+        ));
+        // A family without labels has exactly one series; create it now so that it is
+        // exposed (at zero) from the start, as users of other clients expect.
+        if core.label_names.is_empty() {
+            core.resolve(&[])?;
+        }
+        let index = families.list.len();
+        families.by_name.insert(core.name.clone(), index);
+        for sample in samples {
+            families.exposed.insert(sample.into(), index);
+        }
+        families.list.push(core.clone());
+        Ok(Family::new(core, make))
+    }
+
+    /// Calls `visitor` with every family and each of its series, in registration and then
+    /// creation order. Recording goes on undisturbed meanwhile.
+    ///
+    /// This allocates its working buffers; a caller that visits repeatedly (an exporter)
+    /// should keep a [`VisitBuffers`] and call [`Registry::visit_with`].
+    pub fn visit(&self, visitor: &mut impl Visitor) {
+        self.visit_with(&mut VisitBuffers::default(), visitor)
+    }
+
+    /// [`Registry::visit`] with reusable buffers: once they have grown to the registry's
+    /// size, a visit allocates nothing.
+    ///
+    /// No lock is held while `visitor` runs, so it may record into this registry.
+    pub fn visit_with(&self, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
+        buffers.families.clear();
+        buffers
+            .families
+            .extend(self.inner.families.read().list.iter().cloned());
+        let families = std::mem::take(&mut buffers.families);
+        for family in &families {
+            visit_family(family, buffers, visitor);
+        }
+        buffers.families = families;
+        buffers.families.clear();
+    }
+}
+
+/// Working memory for [`Registry::visit_with`], kept between visits.
+#[derive(Default)]
+pub struct VisitBuffers {
+    families: Vec<Arc<FamilyCore>>,
+    series: Vec<Arc<Series>>,
+    counts: Vec<u64>,
+    floats: Vec<f64>,
+}
+
+impl fmt::Debug for VisitBuffers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VisitBuffers").finish_non_exhaustive()
+    }
+}
+
+fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
+    let VisitBuffers {
+        series,
+        counts,
+        floats,
+        ..
+    } = buffers;
+    series.clear();
+    counts.clear();
+    floats.clear();
+    family.series_into(series);
+    let bounds: &[f64] = match &family.spec {
+        KindSpec::Histogram { bounds } => bounds,
+        _ => &[],
+    };
+    // Read every value under the shard lock, then call the visitor without it.
+    {
+        let reader = family.space.reader();
+        for s in series.iter() {
+            match (&s.cells, &family.spec) {
+                (SeriesCells::Slots(range), KindSpec::Histogram { .. }) => {
+                    let mut cumulative = 0u64;
+                    for bucket in 0..=bounds.len() {
+                        cumulative = cumulative.saturating_add(reader.count(*range, bucket));
+                        counts.push(cumulative);
+                    }
+                    floats.push(reader.float(*range, bounds.len() + 1));
+                }
+                (SeriesCells::Slots(range), _) => counts.push(reader.count(*range, 0)),
+                (SeriesCells::Word(word), _) => counts.push(word.load(Relaxed)),
+            }
+        }
+    }
+    visitor.family(FamilyInfo {
+        name: &family.name,
+        help: &family.help,
+        kind: family.spec.kind(),
+        label_names: &family.label_names,
+        bounds,
+    });
+    // A histogram series has one cumulative count per bucket; other kinds have one value.
+    let per_series = bounds.len() + 1;
+    for (i, s) in series.iter().enumerate() {
+        let value = match &family.spec {
+            KindSpec::Counter => Value::Counter(counts[i]),
+            KindSpec::Fixed { decimals } => Value::Fixed {
+                units: counts[i],
+                decimals: *decimals,
+            },
+            KindSpec::Gauge => Value::Gauge(counts[i] as i64),
+            KindSpec::FloatGauge => Value::FloatGauge(f64::from_bits(counts[i])),
+            KindSpec::Histogram { .. } => Value::Histogram(HistogramValue {
+                cumulative: &counts[i * per_series..(i + 1) * per_series],
+                sum: floats[i],
+            }),
+        };
+        visitor.series(&s.labels, value);
+    }
+    series.clear();
+}
