@@ -25,6 +25,14 @@ pub enum Error {
         /// How many values were given.
         got: usize,
     },
+    /// The label values of one series are longer than
+    /// [`LabelValues::MAX_BYTES`](crate::LabelValues::MAX_BYTES) together.
+    LabelValuesTooLong {
+        /// The family's name.
+        family: String,
+        /// Their total length.
+        bytes: usize,
+    },
     /// The name is already registered with a different kind, help, label names, buckets
     /// or scale.
     Conflict {
@@ -103,6 +111,11 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "family {family:?} has {expected} label names but {got} values were given"
+            ),
+            Error::LabelValuesTooLong { family, bytes } => write!(
+                f,
+                "label values of {bytes} bytes for family {family:?} exceed the limit of {}",
+                crate::LabelValues::MAX_BYTES
             ),
             Error::Conflict { name, reason } => {
                 write!(f, "{name:?} is already registered with different {reason}")

@@ -133,8 +133,12 @@ impl FamilyCore {
         if let Some(found) = index.find(hash, values) {
             return Ok(found.clone());
         }
-        if values.iter().any(|v| v.len() > u32::MAX as usize / 2) {
-            return Err(Error::CapacityExhausted);
+        let bytes: usize = values.iter().map(|v| v.len()).sum();
+        if bytes > LabelValues::MAX_BYTES {
+            return Err(Error::LabelValuesTooLong {
+                family: self.name.to_string(),
+                bytes,
+            });
         }
         let cells = match self.spec.slot_kinds() {
             Some(kinds) => SeriesCells::Slots(self.space.allocate(&kinds)?),

@@ -14,13 +14,15 @@ pub struct LabelValues {
 }
 
 impl LabelValues {
+    /// The most bytes the label values of one series may hold together: offsets are `u32`.
+    pub const MAX_BYTES: usize = u32::MAX as usize;
+
     pub(crate) fn new(values: &[&str]) -> Self {
         let mut joined = String::with_capacity(values.iter().map(|v| v.len()).sum());
         let mut ends = Vec::with_capacity(values.len());
         for value in values {
             joined.push_str(value);
-            // A label value longer than 4 GiB cannot be registered: `resolve` refuses
-            // such values before they get here.
+            // Cannot truncate: `resolve` refuses values longer than MAX_BYTES together.
             ends.push(joined.len() as u32);
         }
         LabelValues {

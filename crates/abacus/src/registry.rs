@@ -74,14 +74,9 @@ impl Buckets {
     /// it, or more than [`MAX_BOUNDS`](Self::MAX_BOUNDS) bounds.
     pub fn new(bounds: impl Into<Vec<f64>>) -> Result<Self, Error> {
         let mut bounds = bounds.into();
-        if bounds.last() == Some(&f64::INFINITY) {
-            bounds.pop();
-        }
         for (index, &bound) in bounds.iter().enumerate() {
             let reason = if bound.is_nan() {
                 Some(BucketError::NaN)
-            } else if index == Self::MAX_BOUNDS {
-                Some(BucketError::TooMany)
             } else if index > 0 && bound == bounds[index - 1] {
                 Some(BucketError::Duplicate)
             } else if index > 0 && bound < bounds[index - 1] {
@@ -96,6 +91,18 @@ impl Buckets {
                     reason,
                 });
             }
+        }
+        // Checked before dropping it, so that a repeated `+Inf` is refused as a duplicate.
+        if bounds.last() == Some(&f64::INFINITY) {
+            bounds.pop();
+        }
+        if bounds.len() > Self::MAX_BOUNDS {
+            let index = Self::MAX_BOUNDS;
+            return Err(Error::InvalidBucket {
+                index,
+                bound: bounds[index],
+                reason: BucketError::TooMany,
+            });
         }
         Ok(Buckets(Arc::from(bounds)))
     }
@@ -195,7 +202,8 @@ impl Registry {
     }
 
     /// Registers a `u64` counter family. A `_total` suffix on the name is optional: the
-    /// family is named without it and its samples with it.
+    /// family is named without it and its samples with it (so the name `_total` alone is
+    /// refused).
     ///
     /// # Errors
     ///
@@ -250,13 +258,8 @@ impl Registry {
     /// - [`Error::NameClash`] when another family already exposes one of its sample names;
     /// - [`Error::CapacityExhausted`] when the registry is full.
     pub fn histogram(&self, desc: Desc, buckets: Buckets) -> Result<Family<Histogram>, Error> {
-        if buckets.0.len() + 2 > PAGE_SLOTS {
-            return Err(Error::InvalidBucket {
-                index: Buckets::MAX_BOUNDS,
-                bound: f64::NAN,
-                reason: BucketError::TooMany,
-            });
-        }
+        // `Buckets` caps its bounds at MAX_BOUNDS, so a series' slots always fit in a page.
+        debug_assert!(buckets.0.len() + 2 <= PAGE_SLOTS);
         self.register(
             desc,
             KindSpec::Histogram { bounds: buckets.0 },
@@ -284,8 +287,10 @@ impl Registry {
         }
         let name = match spec.kind() {
             crate::Kind::Counter => match desc.name.strip_suffix("_total") {
-                Some(base) if !base.is_empty() => base,
-                _ => &desc.name,
+                // A counter called just `_total` would expose `_total_total`.
+                Some("") => return Err(Error::InvalidMetricName(desc.name)),
+                Some(base) => base,
+                None => &desc.name,
             },
             _ => &desc.name,
         };

@@ -68,7 +68,8 @@ pub enum Value<'a> {
 
 impl Value<'_> {
     /// The value as a float, for counters and gauges; `None` for histograms. Fixed-point
-    /// values are rounded to the nearest float.
+    /// values are the nearest float while `units` is below 2^53, and within a rounding or
+    /// two above. Exporters should write `Fixed` as an exact decimal instead.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Value::Counter(n) => Some(n as f64),
