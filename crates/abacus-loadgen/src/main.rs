@@ -1,1 +1,284 @@
-fn main() {}
+//! The main job: replays the Azure LLM inference trace as the traffic of an LLM gateway,
+//! recording every request through abacus on all cores while serving `/metrics`, then
+//! checks what `/metrics` says against totals computed from the trace itself.
+
+mod check;
+mod expected;
+mod gateway;
+mod trace;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use abacus::Registry;
+
+use crate::expected::Expected;
+use crate::gateway::{records_per_request, GatewayMetrics};
+use crate::trace::Request;
+
+const USAGE: &str = "\
+usage: abacus-loadgen [--threads N] [--repeat R] [--listen ADDR] [--hold SECS]
+                      [--trace FILE]... [--json]
+
+Replays the bundled Azure LLM inference trace (or the given --trace files) R times as
+gateway traffic on N threads, serving /metrics on ADDR meanwhile, then checks the served
+totals against sums computed from the trace. Exits 1 if any total differs.
+
+  --threads N    worker threads (default: all cores)
+  --repeat R     replays of the whole trace (default: 14000, about 10 s on 2 cores)
+  --listen ADDR  /metrics address (default: 127.0.0.1:9464; port 0 picks a free one)
+  --hold SECS    keep serving /metrics this long after the replay (default: 0)
+  --trace FILE   a trace CSV; repeatable; the name must contain _code or _conv
+  --json         print the final summary as one JSON line";
+
+const DEFAULT_REPEAT: u64 = 14_000;
+/// Workers publish progress once per this many requests, to keep the shared progress
+/// counter off the hot path.
+const PROGRESS_BATCH: usize = 4096;
+
+struct Options {
+    threads: usize,
+    repeat: u64,
+    listen: SocketAddr,
+    hold: Duration,
+    traces: Vec<PathBuf>,
+    json: bool,
+}
+
+fn default_traces() -> Vec<PathBuf> {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/azure-llm-2023");
+    vec![
+        data.join("AzureLLMInferenceTrace_code.csv"),
+        data.join("AzureLLMInferenceTrace_conv.csv"),
+    ]
+}
+
+fn parse_options() -> Result<Option<Options>, lexopt::Error> {
+    use lexopt::prelude::*;
+    let mut options = Options {
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        repeat: DEFAULT_REPEAT,
+        listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        hold: Duration::ZERO,
+        traces: Vec::new(),
+        json: false,
+    };
+    let mut parser = lexopt::Parser::from_env();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("threads") => options.threads = parser.value()?.parse()?,
+            Long("repeat") => options.repeat = parser.value()?.parse()?,
+            Long("listen") => options.listen = parser.value()?.parse()?,
+            Long("hold") => options.hold = Duration::from_secs(parser.value()?.parse()?),
+            Long("trace") => options.traces.push(parser.value()?.into()),
+            Long("json") => options.json = true,
+            Short('h') | Long("help") => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if options.threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    if options.traces.is_empty() {
+        options.traces = default_traces();
+    }
+    Ok(Some(options))
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(Some(options)) => options,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("abacus-loadgen: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("abacus-loadgen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Replays, reports and checks; `Ok(false)` when the self-check found a mismatch.
+fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
+    let mut requests: Vec<Request> = Vec::new();
+    for path in &options.traces {
+        requests.extend(trace::load(path)?);
+    }
+    if requests.is_empty() {
+        return Err("the traces hold no requests".into());
+    }
+    let expected = Expected::from_requests(&requests, options.repeat);
+
+    let registry = Registry::new();
+    let metrics = GatewayMetrics::register(&registry)?;
+    let exporter = abacus_prometheus::Exporter::new()
+        .listen(options.listen)
+        .start(&registry)
+        .map_err(|e| format!("serving /metrics on {}: {e}", options.listen))?;
+    let addr = exporter.local_addr();
+    if !options.json {
+        println!(
+            "replaying {} requests x {} on {} threads; /metrics on http://{addr}/metrics",
+            requests.len(),
+            options.repeat,
+            options.threads
+        );
+    }
+
+    let total_requests = requests.len() as u64 * options.repeat;
+    let records_per_replay: u64 = requests.iter().map(records_per_request).sum();
+    let total_records = records_per_replay * options.repeat;
+    let done = AtomicU64::new(0);
+    let finished = AtomicBool::new(false);
+    let started = Instant::now();
+    let worker_results = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..options.threads)
+            .map(|worker| {
+                let (metrics, requests, done) = (&metrics, &requests, &done);
+                scope.spawn(move || replay(metrics, requests, worker, options, done))
+            })
+            .collect();
+        let reporter = scope.spawn(|| {
+            report_progress(
+                &done,
+                &finished,
+                records_per_replay,
+                &requests,
+                options.json,
+            )
+        });
+        let results: Vec<_> = workers.into_iter().map(|w| w.join()).collect();
+        finished.store(true, Relaxed);
+        let _ = reporter.join();
+        results
+    });
+    let elapsed = started.elapsed();
+    for result in worker_results {
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err("a worker thread panicked".into()),
+        }
+    }
+
+    let exposition = check::fetch_metrics(addr)?;
+    let problems = check::compare(&exposition, &expected)?;
+    let seconds = elapsed.as_secs_f64();
+    if options.json {
+        println!(
+            "{{\"requests\":{total_requests},\"records\":{total_records},\"threads\":{},\
+             \"repeat\":{},\"elapsed_s\":{seconds:.3},\"requests_per_s\":{:.0},\
+             \"records_per_s\":{:.0},\"series_checked\":{},\"check\":\"{}\"}}",
+            options.threads,
+            options.repeat,
+            total_requests as f64 / seconds,
+            total_records as f64 / seconds,
+            expected.samples.len(),
+            if problems.is_empty() {
+                "passed"
+            } else {
+                "failed"
+            },
+        );
+    } else {
+        println!(
+            "done: {total_requests} requests, {total_records} records in {seconds:.2} s: \
+             {:.2} M requests/s, {:.1} M records/s",
+            total_requests as f64 / seconds / 1e6,
+            total_records as f64 / seconds / 1e6,
+        );
+    }
+    for problem in &problems {
+        eprintln!("self-check: {problem}");
+    }
+    if !options.json {
+        if problems.is_empty() {
+            println!(
+                "self-check: passed ({} series match the trace)",
+                expected.samples.len()
+            );
+        } else {
+            println!("self-check: FAILED ({} problems)", problems.len());
+        }
+    }
+    if !options.hold.is_zero() {
+        if !options.json {
+            println!(
+                "holding /metrics on http://{addr}/metrics for {} s",
+                options.hold.as_secs()
+            );
+        }
+        std::thread::sleep(options.hold);
+    }
+    drop(exporter);
+    Ok(problems.is_empty())
+}
+
+/// One worker: every `threads`-th request from `worker` on, `repeat` times.
+fn replay(
+    metrics: &GatewayMetrics,
+    requests: &[Request],
+    worker: usize,
+    options: &Options,
+    done: &AtomicU64,
+) -> Result<(), abacus::Error> {
+    let handles = metrics.resolve()?;
+    let mine: Vec<Request> = requests
+        .iter()
+        .skip(worker)
+        .step_by(options.threads)
+        .copied()
+        .collect();
+    for _ in 0..options.repeat {
+        for batch in mine.chunks(PROGRESS_BATCH) {
+            for request in batch {
+                handles.record(request);
+            }
+            done.fetch_add(batch.len() as u64, Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// Prints one progress line a second until the workers finish.
+fn report_progress(
+    done: &AtomicU64,
+    finished: &AtomicBool,
+    records_per_replay: u64,
+    requests: &[Request],
+    quiet: bool,
+) {
+    let records_per_request = records_per_replay as f64 / requests.len() as f64;
+    let started = Instant::now();
+    let mut last = (Instant::now(), 0u64);
+    while !finished.load(Relaxed) {
+        // Sleep in short steps so that the end of the replay is not delayed by a second.
+        std::thread::sleep(Duration::from_millis(50));
+        if last.0.elapsed() < Duration::from_secs(1) {
+            continue;
+        }
+        let now = (Instant::now(), done.load(Relaxed));
+        let rate = (now.1 - last.1) as f64 / (now.0 - last.0).as_secs_f64();
+        if !quiet {
+            println!(
+                "{:5.1} s: {:6.2} M requests/s, {:6.1} M records/s",
+                started.elapsed().as_secs_f64(),
+                rate / 1e6,
+                rate * records_per_request / 1e6
+            );
+        }
+        last = now;
+    }
+}

@@ -1,0 +1,124 @@
+//! Runs the main job as a user would, on the bundled trace, and checks its `/metrics` with
+//! the independent validators in `../shared/tools/check-exposition` while it replays.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// Kills the main job when the test ends, pass or fail, so no server outlives the test.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn check_exposition() -> PathBuf {
+    let tool =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/check-exposition");
+    assert!(
+        tool.exists(),
+        "{} is missing: the repository must sit beside the shared/ folder",
+        tool.display()
+    );
+    tool
+}
+
+#[test]
+fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
+    let tool = check_exposition();
+    let child = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--threads",
+            "2",
+            "--repeat",
+            "40",
+            "--hold",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the main job starts");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout)
+        .lines()
+        .map(|l| l.expect("utf-8 output"));
+
+    let first = lines
+        .next()
+        .expect("a first line naming the /metrics address");
+    let url = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no /metrics URL in {first:?}"))
+        .to_owned();
+
+    // Scrape while the replay runs: recorders and the scrape overlap.
+    let status = Command::new(&tool)
+        .args(["--format", "text", &url])
+        .status()
+        .expect("check-exposition runs");
+    assert!(
+        status.success(),
+        "check-exposition rejected {url} during the replay"
+    );
+
+    let mut summary = Vec::new();
+    for line in lines.by_ref() {
+        let done = line.starts_with("self-check:");
+        summary.push(line);
+        if done {
+            break;
+        }
+    }
+    let verdict = summary.last().cloned().unwrap_or_default();
+    assert!(
+        verdict.starts_with("self-check: passed"),
+        "main job output:\n{}",
+        summary.join("\n")
+    );
+
+    // And once more on the final totals, while the job holds /metrics open.
+    let status = Command::new(&tool)
+        .args(["--format", "text", &url])
+        .status()
+        .expect("check-exposition runs");
+    assert!(
+        status.success(),
+        "check-exposition rejected {url} after the replay"
+    );
+}
+
+#[test]
+fn main_job_prints_one_json_summary_line() {
+    let output = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
+        .args(["--listen", "127.0.0.1:0", "--repeat", "1", "--json"])
+        .output()
+        .expect("the main job runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    // The bundled trace has 8,819 + 19,366 rows (data/azure-llm-2023/SOURCE.md).
+    assert!(lines[0].starts_with("{\"requests\":28185,"), "{}", lines[0]);
+    assert!(lines[0].ends_with("\"check\":\"passed\"}"), "{}", lines[0]);
+}
+
+#[test]
+fn main_job_refuses_unknown_flags_with_usage() {
+    let output = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
+        .arg("--frobnicate")
+        .output()
+        .expect("the main job runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("usage: abacus-loadgen"));
+}
