@@ -24,8 +24,9 @@
 //!
 //! [`LocalCounter`]: crate::LocalCounter
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::ptr;
 
 use crossbeam_utils::CachePadded;
 
@@ -59,11 +60,18 @@ pub(crate) enum SlotKind {
     Count,
     /// An `f64` stored as its bits: summed as floats.
     Float,
+    /// One word shared by all threads, kept in the `retired` shard and written with
+    /// atomic stores and read-modify-writes: a gauge, whose `set` must be
+    /// last-writer-wins. Thread shards never write it.
+    Shared,
 }
+
+/// A shard's page directory. Its fixed size lets a masked index skip the bounds check.
+type Directory = [OnceLock<Arc<Page>>; MAX_PAGES];
 
 /// One thread's pages (or the `retired` accumulator's).
 pub(crate) struct Shard {
-    pages: Box<[OnceLock<Arc<Page>>]>,
+    pages: Box<Directory>,
     /// See the table in the module docs.
     writers: AtomicUsize,
     space: Weak<CellSpace>,
@@ -72,7 +80,11 @@ pub(crate) struct Shard {
 impl Shard {
     fn new(space: Weak<CellSpace>) -> Self {
         Shard {
-            pages: (0..MAX_PAGES).map(|_| OnceLock::new()).collect(),
+            pages: (0..MAX_PAGES)
+                .map(|_| OnceLock::new())
+                .collect::<Box<[_]>>()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!("the directory has MAX_PAGES pages")),
             writers: AtomicUsize::new(1),
             space,
         }
@@ -81,13 +93,7 @@ impl Shard {
     /// The page, allocating it on this shard's first write into it.
     #[inline]
     pub(crate) fn page(&self, page: u32) -> &Arc<Page> {
-        // `page` < MAX_PAGES is guaranteed by the allocator; the mask only spares the
-        // bounds check.
-        let cell = &self.pages[page as usize & (MAX_PAGES - 1)];
-        match cell.get() {
-            Some(page) => page,
-            None => cell.get_or_init(new_page),
-        }
+        page_of(&self.pages, page)
     }
 
     /// The page if this shard has ever written to it.
@@ -111,6 +117,18 @@ impl Shard {
                 space.retire(self);
             }
         }
+    }
+}
+
+/// The page `page` of a directory, allocated on first use.
+#[inline]
+fn page_of(directory: &Directory, page: u32) -> &Arc<Page> {
+    // `page` < MAX_PAGES is guaranteed by the allocator; the mask only spares the bounds
+    // check.
+    let cell = &directory[page as usize & (MAX_PAGES - 1)];
+    match cell.get() {
+        Some(page) => page,
+        None => cell.get_or_init(new_page),
     }
 }
 
@@ -153,24 +171,24 @@ impl Cells<'_> {
     /// Adds `n` to the count slot at `offset` of the page.
     #[inline]
     pub(crate) fn bump(&self, offset: usize, n: u64) {
-        if let Some(cell) = self.page.get(offset) {
-            if self.shared {
-                bump_shared(cell, n)
-            } else {
-                bump_owned(cell, n)
-            }
+        // Offsets come from the allocator and are below PAGE_SLOTS; the mask only spares
+        // the bounds check.
+        let cell = &self.page[offset & (PAGE_SLOTS - 1)];
+        if self.shared {
+            bump_shared(cell, n)
+        } else {
+            bump_owned(cell, n)
         }
     }
 
     /// Adds `v` to the float slot at `offset` of the page.
     #[inline]
     pub(crate) fn add_float(&self, offset: usize, v: f64) {
-        if let Some(cell) = self.page.get(offset) {
-            if self.shared {
-                add_float_shared(cell, v)
-            } else {
-                add_float_owned(cell, v)
-            }
+        let cell = &self.page[offset & (PAGE_SLOTS - 1)];
+        if self.shared {
+            add_float_shared(cell, v)
+        } else {
+            add_float_owned(cell, v)
         }
     }
 }
@@ -252,29 +270,27 @@ impl CellSpace {
     /// the cold path and allocates once.
     #[inline]
     pub(crate) fn record(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
-        let mut record = Some(record);
-        let recorded = LOCAL
-            .try_with(|local| match local.try_borrow() {
-                Ok(local) => match &local.last {
-                    Some(shard) if local.last_id == self.id => {
-                        if let Some(record) = record.take() {
-                            record(Cells {
-                                page: shard.page(page),
-                                shared: false,
-                            });
-                        }
-                        true
-                    }
-                    _ => false,
-                },
-                Err(_) => false,
-            })
-            .unwrap_or(false);
-        if !recorded {
-            if let Some(record) = record {
-                self.record_slow(page, record);
+        let (id, directory) = LAST.try_with(Cell::get).unwrap_or((0, ptr::null()));
+        if id == self.id {
+            // SAFETY: `LAST` holds a directory pointer only together with the id of the
+            // space it belongs to, and only while this thread's `LOCAL` keeps that shard
+            // alive: `shard_for` sets it from a shard it has just stored in `entries`;
+            // entries are removed only for spaces that no longer exist (ids are never
+            // reused, and `self` is alive, so a matching id is not one of them) or when
+            // `LOCAL` is destroyed, which first resets `LAST` to id 0, which no space has.
+            // The directory is boxed and never moves or changes while its shard lives.
+            #[allow(unsafe_code)] // The workspace denies unsafe; this block is benchmarked.
+            let directory = unsafe { &*directory };
+            // Only the page's first use on this thread leaves the fast path, and then as a
+            // tail call, so the fast path saves no registers.
+            if let Some(page) = directory[page as usize & (MAX_PAGES - 1)].get() {
+                return record(Cells {
+                    page,
+                    shared: false,
+                });
             }
         }
+        self.record_slow(page, record);
     }
 
     #[cold]
@@ -344,6 +360,11 @@ impl CellSpace {
         shards.retain(|s| !Arc::ptr_eq(s, shard));
     }
 
+    /// The page holding the shared words ([`SlotKind::Shared`]) of `page`.
+    pub(crate) fn shared_page(&self, page: u32) -> Arc<Page> {
+        self.retired.page(page).clone()
+    }
+
     /// Locks out folding while a scrape sums slots; see the module docs.
     pub(crate) fn reader(&self) -> SpaceReader<'_> {
         SpaceReader {
@@ -381,6 +402,14 @@ impl SpaceReader<'_> {
         sum
     }
 
+    /// A shared word ([`SlotKind::Shared`]).
+    pub(crate) fn shared(&self, range: SlotRange, index: usize) -> u64 {
+        self.retired
+            .existing_page(range.page)
+            .and_then(|page| page.get(range.offset as usize + index))
+            .map_or(0, |cell| cell.load(Relaxed))
+    }
+
     /// The sum of a float slot over every shard.
     pub(crate) fn float(&self, range: SlotRange, index: usize) -> f64 {
         let mut sum = 0.0;
@@ -392,8 +421,6 @@ impl SpaceReader<'_> {
 /// A thread's shards, one per registry it has recorded into, and a one-entry cache of the
 /// last one used so that the common case needs no search.
 struct LocalShards {
-    last_id: u64,
-    last: Option<Arc<Shard>>,
     entries: Vec<(u64, Arc<Shard>)>,
 }
 
@@ -403,7 +430,9 @@ impl LocalShards {
             Some((_, shard)) => shard.clone(),
             None => {
                 // Forget shards of registries that are gone before adding one, so that a
-                // long-lived thread serving many short-lived registries stays small.
+                // long-lived thread serving many short-lived registries stays small. The
+                // cache may point into one of them: clear it first.
+                LAST.set((0, ptr::null()));
                 self.entries
                     .retain(|(_, shard)| shard.space.strong_count() > 0);
                 let shard = Arc::new(Shard::new(Arc::downgrade(space)));
@@ -412,15 +441,15 @@ impl LocalShards {
                 shard
             }
         };
-        self.last_id = space.id;
-        self.last = Some(shard.clone());
+        LAST.set((space.id, &*shard.pages));
         shard
     }
 }
 
 impl Drop for LocalShards {
     fn drop(&mut self) {
-        self.last = None;
+        // The cache must never point at a shard this thread no longer holds.
+        let _ = LAST.try_with(|last| last.set((0, ptr::null())));
         for (_, shard) in self.entries.drain(..) {
             shard.release_writer();
         }
@@ -429,6 +458,11 @@ impl Drop for LocalShards {
 
 thread_local! {
     static LOCAL: RefCell<LocalShards> = const {
-        RefCell::new(LocalShards { last_id: 0, last: None, entries: Vec::new() })
+        RefCell::new(LocalShards { entries: Vec::new() })
     };
+
+    /// The space id and page directory this thread last recorded into. It has no
+    /// destructor, so reading it is a plain thread-relative load with no state check;
+    /// `LOCAL` owns what it points to.
+    static LAST: Cell<(u64, *const Directory)> = const { Cell::new((0, ptr::null())) };
 }

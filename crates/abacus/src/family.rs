@@ -7,7 +7,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use crate::cells::{CellSpace, SlotKind, SlotRange};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
-use crate::sync::{Arc, AtomicU64, RwLock};
+use crate::sync::{Arc, RwLock};
 use crate::Error;
 
 /// What a family records, with the parameters that are part of its identity.
@@ -39,34 +39,27 @@ impl KindSpec {
         }
     }
 
-    /// How many per-thread slots one series needs, and of which kind. Gauges need none:
-    /// `set` must be last-writer-wins across threads, so they live in one shared word.
-    fn slot_kinds(&self) -> Option<Vec<SlotKind>> {
+    /// The slots one series needs, and of which kind.
+    fn slot_kinds(&self) -> Vec<SlotKind> {
         match self {
-            KindSpec::Counter | KindSpec::Fixed { .. } => Some(vec![SlotKind::Count]),
-            KindSpec::Gauge | KindSpec::FloatGauge => None,
+            KindSpec::Counter | KindSpec::Fixed { .. } => vec![SlotKind::Count],
+            // `set` must be last-writer-wins across threads: one shared word.
+            KindSpec::Gauge | KindSpec::FloatGauge => vec![SlotKind::Shared],
             KindSpec::Histogram { bounds } => {
                 // One count per bucket including +Inf, then the sum. The observation count
                 // is the sum of the buckets, so it always equals the +Inf bucket.
                 let mut kinds = vec![SlotKind::Count; bounds.len() + 1];
                 kinds.push(SlotKind::Float);
-                Some(kinds)
+                kinds
             }
         }
     }
 }
 
-/// One series: its label values and where its value lives.
+/// One series: its label values and where its cells are in the registry's cell space.
 pub(crate) struct Series {
     pub(crate) labels: LabelValues,
-    pub(crate) cells: SeriesCells,
-}
-
-pub(crate) enum SeriesCells {
-    /// Per-thread slots in the registry's cell space.
-    Slots(SlotRange),
-    /// One shared word: an `i64` or the bits of an `f64`.
-    Word(AtomicU64),
+    pub(crate) range: SlotRange,
 }
 
 /// The shared part of a family, behind every [`Family`] handle.
@@ -140,13 +133,10 @@ impl FamilyCore {
                 bytes,
             });
         }
-        let cells = match self.spec.slot_kinds() {
-            Some(kinds) => SeriesCells::Slots(self.space.allocate(&kinds)?),
-            None => SeriesCells::Word(AtomicU64::new(0)),
-        };
+        let range = self.space.allocate(&self.spec.slot_kinds())?;
         let series = Arc::new(Series {
             labels: LabelValues::new(values),
-            cells,
+            range,
         });
         let position = index.series.len() as u32;
         index.series.push(series.clone());

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::cells::{bump_owned, CellSpace, Page, Shard, SlotRange};
-use crate::family::{FamilyCore, KindSpec, Series, SeriesCells};
+use crate::cells::{bump_owned, CellSpace, Page, Shard, SlotRange, PAGE_SLOTS};
+use crate::family::{FamilyCore, KindSpec, Series};
 use crate::sync::{Arc, Ordering::Relaxed};
 
 /// A handle type a [`Family`](crate::Family) resolves to. Implemented by the handles of
@@ -29,14 +29,9 @@ struct SlotHandle {
 
 impl SlotHandle {
     fn new(family: &FamilyCore, series: Arc<Series>) -> Self {
-        let range = match series.cells {
-            SeriesCells::Slots(range) => range,
-            // The family's kind decides the cell layout, and only gauges use a word.
-            SeriesCells::Word(_) => unreachable!("a slot metric resolved to a gauge series"),
-        };
         SlotHandle {
             space: family.space.clone(),
-            range,
+            range: series.range,
             series,
         }
     }
@@ -132,9 +127,8 @@ impl LocalCounter {
     /// Adds `n`, saturating at `u64::MAX`.
     #[inline]
     pub fn add(&self, n: u64) {
-        if let Some(cell) = self.page.get(self.offset) {
-            bump_owned(cell, n);
-        }
+        // The offset is below PAGE_SLOTS; the mask only spares the bounds check.
+        bump_owned(&self.page[self.offset & (PAGE_SLOTS - 1)], n);
     }
 }
 
@@ -241,16 +235,33 @@ pub(crate) fn bucket_index(bounds: &[f64], value: f64) -> usize {
 
 /// A gauge holding an `i64`: set, add and subtract.
 #[derive(Clone)]
-pub struct Gauge(Arc<Series>);
+pub struct Gauge(SharedWord);
 
 /// A gauge holding an `f64`: set, add and subtract.
 #[derive(Clone)]
-pub struct FloatGauge(Arc<Series>);
+pub struct FloatGauge(SharedWord);
 
-fn word(series: &Series) -> &crate::sync::AtomicU64 {
-    match &series.cells {
-        SeriesCells::Word(word) => word,
-        SeriesCells::Slots(_) => unreachable!("a gauge resolved to a slot series"),
+/// A gauge's one word, shared by all threads, and the page that holds it.
+#[derive(Clone)]
+struct SharedWord {
+    page: Arc<Page>,
+    offset: usize,
+    series: Arc<Series>,
+}
+
+impl SharedWord {
+    fn new(family: &FamilyCore, series: Arc<Series>) -> Self {
+        SharedWord {
+            page: family.space.shared_page(series.range.page),
+            offset: series.range.offset as usize,
+            series,
+        }
+    }
+
+    #[inline]
+    fn word(&self) -> &crate::sync::AtomicU64 {
+        // The offset is below PAGE_SLOTS; the mask only spares the bounds check.
+        &self.page[self.offset & (PAGE_SLOTS - 1)]
     }
 }
 
@@ -258,20 +269,20 @@ impl Gauge {
     /// Sets the value.
     #[inline]
     pub fn set(&self, value: i64) {
-        word(&self.0).store(value as u64, Relaxed);
+        self.0.word().store(value as u64, Relaxed);
     }
 
     /// Adds `delta`, wrapping on overflow.
     #[inline]
     pub fn add(&self, delta: i64) {
         // Two's complement: adding the bits as u64 is adding the i64s, wrapping.
-        word(&self.0).fetch_add(delta as u64, Relaxed);
+        self.0.word().fetch_add(delta as u64, Relaxed);
     }
 
     /// Subtracts `delta`, wrapping on overflow.
     #[inline]
     pub fn sub(&self, delta: i64) {
-        word(&self.0).fetch_sub(delta as u64, Relaxed);
+        self.0.word().fetch_sub(delta as u64, Relaxed);
     }
 
     /// Adds one.
@@ -288,7 +299,7 @@ impl Gauge {
 
     /// The current value.
     pub fn value(&self) -> i64 {
-        word(&self.0).load(Relaxed) as i64
+        self.0.word().load(Relaxed) as i64
     }
 }
 
@@ -296,13 +307,13 @@ impl FloatGauge {
     /// Sets the value.
     #[inline]
     pub fn set(&self, value: f64) {
-        word(&self.0).store(value.to_bits(), Relaxed);
+        self.0.word().store(value.to_bits(), Relaxed);
     }
 
     /// Adds `delta` (a compare-and-swap loop: floats have no atomic add).
     #[inline]
     pub fn add(&self, delta: f64) {
-        let _ = word(&self.0).fetch_update(Relaxed, Relaxed, |bits| {
+        let _ = self.0.word().fetch_update(Relaxed, Relaxed, |bits| {
             Some((f64::from_bits(bits) + delta).to_bits())
         });
     }
@@ -315,14 +326,14 @@ impl FloatGauge {
 
     /// The current value.
     pub fn value(&self) -> f64 {
-        f64::from_bits(word(&self.0).load(Relaxed))
+        f64::from_bits(self.0.word().load(Relaxed))
     }
 }
 
 impl fmt::Debug for Gauge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gauge")
-            .field("labels", &self.0.labels)
+            .field("labels", &self.0.series.labels)
             .finish_non_exhaustive()
     }
 }
@@ -330,7 +341,7 @@ impl fmt::Debug for Gauge {
 impl fmt::Debug for FloatGauge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FloatGauge")
-            .field("labels", &self.0.labels)
+            .field("labels", &self.0.series.labels)
             .finish_non_exhaustive()
     }
 }
@@ -368,14 +379,14 @@ impl Histogram {
 }
 
 impl Gauge {
-    pub(crate) fn from_series(_: &FamilyCore, series: Arc<Series>) -> Self {
-        Gauge(series)
+    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+        Gauge(SharedWord::new(family, series))
     }
 }
 
 impl FloatGauge {
-    pub(crate) fn from_series(_: &FamilyCore, series: Arc<Series>) -> Self {
-        FloatGauge(series)
+    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+        FloatGauge(SharedWord::new(family, series))
     }
 }
 

@@ -4,11 +4,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use crate::cells::{CellSpace, PAGE_SLOTS};
-use crate::family::{FamilyCore, KindSpec, Series, SeriesCells};
+use crate::family::{FamilyCore, KindSpec, Series};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
 use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
-use crate::sync::{Arc, Ordering::Relaxed, RwLock};
+use crate::sync::{Arc, RwLock};
 use crate::{
     BucketError, Counter, Error, Family, FixedCounter, FloatGauge, Gauge, Histogram, Metric,
 };
@@ -407,17 +407,17 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
     {
         let reader = family.space.reader();
         for s in series.iter() {
-            match (&s.cells, &family.spec) {
-                (SeriesCells::Slots(range), KindSpec::Histogram { .. }) => {
+            match &family.spec {
+                KindSpec::Histogram { .. } => {
                     let mut cumulative = 0u64;
                     for bucket in 0..=bounds.len() {
-                        cumulative = cumulative.saturating_add(reader.count(*range, bucket));
+                        cumulative = cumulative.saturating_add(reader.count(s.range, bucket));
                         counts.push(cumulative);
                     }
-                    floats.push(reader.float(*range, bounds.len() + 1));
+                    floats.push(reader.float(s.range, bounds.len() + 1));
                 }
-                (SeriesCells::Slots(range), _) => counts.push(reader.count(*range, 0)),
-                (SeriesCells::Word(word), _) => counts.push(word.load(Relaxed)),
+                KindSpec::Counter | KindSpec::Fixed { .. } => counts.push(reader.count(s.range, 0)),
+                KindSpec::Gauge | KindSpec::FloatGauge => counts.push(reader.shared(s.range, 0)),
             }
         }
     }
