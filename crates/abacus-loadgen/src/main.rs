@@ -32,6 +32,8 @@ totals against sums computed from the trace. Exits 1 if any total differs.
   --listen ADDR  /metrics address (default: 127.0.0.1:9464; port 0 picks a free one)
   --hold SECS    keep serving /metrics this long after the replay (default: 0)
   --trace FILE   a trace CSV; repeatable; the name must contain _code or _conv
+                 (default: the two files in data/azure-llm-2023/ of the checkout
+                 this binary was built from)
   --json         print the final summary as one JSON line";
 
 const DEFAULT_REPEAT: u64 = 14_000;
@@ -130,7 +132,7 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     let addr = exporter.local_addr();
     if !options.json {
         println!(
-            "replaying {} requests x {} on {} threads; /metrics on http://{addr}/metrics",
+            "replaying {} simulated requests x {} on {} threads; /metrics on http://{addr}/metrics",
             requests.len(),
             options.repeat,
             options.threads

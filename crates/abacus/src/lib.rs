@@ -43,8 +43,8 @@
 //!
 //! # Design
 //!
-//! See [`docs/DESIGN.md`](https://example.invalid/abacus/docs/DESIGN.md) in the repository
-//! for the cell layout, the memory each series costs and why each ordering is what it is.
+//! `docs/DESIGN.md` in the repository explains the cell layout, the memory each series
+//! costs and why each ordering is what it is.
 
 #![warn(missing_docs)]
 
