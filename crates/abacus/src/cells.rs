@@ -161,6 +161,63 @@ fn add_float_shared(cell: &AtomicU64, v: f64) {
     });
 }
 
+/// Moves a float slot of `leaving` into the `retired` cell without letting a scrape's sum
+/// go down.
+///
+/// Float addition is not associative: a scrape sums the live shards in list order and then
+/// `retired`, and moving one addend from the middle of that order to `retired` can lower
+/// the result by an ulp. A histogram's `_sum` that goes down looks like a counter reset to
+/// Prometheus' `rate()`, so the fold nudges `retired` up until the sum as a scrape computes
+/// it is no lower than before. The error stays within the rounding the sum already has.
+fn fold_float(
+    shards: &[Arc<Shard>],
+    leaving: &Arc<Shard>,
+    page: u32,
+    offset: usize,
+    retired: &AtomicU64,
+) {
+    let read = |shard: &Shard| {
+        shard
+            .existing_page(page)
+            .and_then(|p| p.get(offset))
+            .map_or(0.0, |cell| f64::from_bits(cell.load(Relaxed)))
+    };
+    // One read of every shard, so that both sums below see the same values.
+    let values: Vec<(bool, f64)> = shards
+        .iter()
+        .map(|s| (Arc::ptr_eq(s, leaving), read(s)))
+        .collect();
+    let leaving_value = read(leaving);
+    let in_order = |with_leaving: bool, tail: f64| {
+        let live: f64 = values
+            .iter()
+            .filter(|(is_leaving, _)| with_leaving || !is_leaving)
+            .fold(0.0, |sum, (_, v)| sum + v);
+        live + tail
+    };
+    let old_bits = retired.load(Relaxed);
+    let old = f64::from_bits(old_bits);
+    let before = in_order(true, old);
+    let mut new = old + leaving_value;
+    let mut after = in_order(false, new);
+    if before.is_finite() && after.is_finite() {
+        let mut nudge = before - after;
+        while after < before {
+            new += nudge;
+            nudge *= 2.0;
+            after = in_order(false, new);
+        }
+    }
+    // Only a thread recording from its own teardown writes `retired` outside this lock;
+    // if one did just now, add without the nudge rather than lose its value.
+    if retired
+        .compare_exchange(old_bits, new.to_bits(), Relaxed, Relaxed)
+        .is_err()
+    {
+        add_float_shared(retired, leaving_value);
+    }
+}
+
 /// A page to record into, and whether the calling thread is its only writer.
 pub(crate) struct Cells<'a> {
     page: &'a Page,
@@ -257,10 +314,14 @@ impl CellSpace {
                 allocator.float_slots[slot / 64] |= 1 << (slot % 64);
             }
         }
-        Ok(SlotRange {
+        let range = SlotRange {
             page: (first / PAGE_SLOTS) as u32,
             offset: (first % PAGE_SLOTS) as u16,
-        })
+        };
+        // The shared fallback of `record_slow` must never allocate (it serves recording
+        // from inside an allocator), so the page it writes exists before any handle does.
+        self.retired.page(range.page);
+        Ok(range)
     }
 
     /// Runs `record` on the calling thread's page for `page`.
@@ -272,6 +333,8 @@ impl CellSpace {
     pub(crate) fn record(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
         let (id, directory) = LAST.try_with(Cell::get).unwrap_or((0, ptr::null()));
         if id == self.id {
+            // The workspace denies unsafe code; this block is the fast path's one pointer.
+            #[allow(unsafe_code)]
             // SAFETY: `LAST` holds a directory pointer only together with the id of the
             // space it belongs to, and only while this thread's `LOCAL` keeps that shard
             // alive: `shard_for` sets it from a shard it has just stored in `entries`;
@@ -279,7 +342,6 @@ impl CellSpace {
             // reused, and `self` is alive, so a matching id is not one of them) or when
             // `LOCAL` is destroyed, which first resets `LAST` to id 0, which no space has.
             // The directory is boxed and never moves or changes while its shard lives.
-            #[allow(unsafe_code)] // The workspace denies unsafe; this block is benchmarked.
             let directory = unsafe { &*directory };
             // Only the page's first use on this thread leaves the fast path, and then as a
             // tail call, so the fast path saves no registers.
@@ -296,6 +358,21 @@ impl CellSpace {
     #[cold]
     #[inline(never)]
     fn record_slow(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
+        // A record made while this one creates a shard or a page (a global allocator that
+        // counts its allocations, say) must not re-enter that creation: it would wait on
+        // itself. It writes the shared page, which exists since registration.
+        let reentered = IN_SLOW_PATH
+            .try_with(|flag| flag.replace(true))
+            .unwrap_or(true);
+        if reentered {
+            if let Some(shared) = self.retired.existing_page(page) {
+                record(Cells {
+                    page: shared,
+                    shared: true,
+                });
+            }
+            return;
+        }
         match self.local_shard() {
             Some(shard) => record(Cells {
                 page: shard.page(page),
@@ -308,6 +385,7 @@ impl CellSpace {
                 shared: true,
             }),
         }
+        let _ = IN_SLOW_PATH.try_with(|flag| flag.set(false));
     }
 
     /// The calling thread's shard for this space, created on first use. `None` while the
@@ -351,7 +429,7 @@ impl CellSpace {
                     .get(slot / 64)
                     .is_some_and(|word| word & (1 << (slot % 64)) != 0);
                 if is_float {
-                    add_float_shared(&retired[offset], f64::from_bits(value));
+                    fold_float(&shards, shard, page_index as u32, offset, &retired[offset]);
                 } else {
                     bump_shared(&retired[offset], value);
                 }
@@ -432,6 +510,8 @@ impl LocalShards {
                 // Forget shards of registries that are gone before adding one, so that a
                 // long-lived thread serving many short-lived registries stays small. The
                 // cache may point into one of them: clear it first.
+                // TODO: a thread that stops recording keeps the shards (64 KiB each and
+                // their pages) of registries dropped since; pruning happens only here.
                 LAST.set((0, ptr::null()));
                 self.entries
                     .retain(|(_, shard)| shard.space.strong_count() > 0);
@@ -465,4 +545,90 @@ thread_local! {
     /// destructor, so reading it is a plain thread-relative load with no state check;
     /// `LOCAL` owns what it points to.
     static LAST: Cell<(u64, *const Directory)> = const { Cell::new((0, ptr::null())) };
+
+    /// Set while this thread is in `record_slow`, which may allocate.
+    static IN_SLOW_PATH: Cell<bool> = const { Cell::new(false) };
+}
+
+// Small enough to run under Miri, which checks the fast path's one unsafe block: every
+// way the thread-local cache can be set, switched, left stale or torn down.
+#[cfg(test)]
+mod tests {
+    use crate::{Desc, Registry};
+
+    fn counter(registry: &Registry) -> crate::Counter {
+        registry
+            .counter(Desc::new("c", "C."))
+            .unwrap()
+            .without_labels()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_cache_follows_the_registry_being_recorded() {
+        let (a, b) = (Registry::new(), Registry::new());
+        let (ca, cb) = (counter(&a), counter(&b));
+        for _ in 0..3 {
+            ca.inc();
+            cb.add(2);
+        }
+        assert_eq!((ca.value(), cb.value()), (3, 6));
+    }
+
+    #[test]
+    fn a_cache_left_pointing_at_a_dropped_registry_is_never_used() {
+        let first = Registry::new();
+        let old = counter(&first);
+        old.inc();
+        drop(old);
+        drop(first);
+        // This thread's cache still names the dropped registry's shard; a new registry
+        // has a new id, takes the slow path and prunes the stale entry.
+        let second = Registry::new();
+        let new = counter(&second);
+        new.add(5);
+        new.inc();
+        assert_eq!(new.value(), 6);
+    }
+
+    #[test]
+    fn values_of_exited_threads_and_local_counters_are_kept() {
+        let registry = Registry::new();
+        let shared = counter(&registry);
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    shared.inc();
+                    let local = shared.local();
+                    local.add(10);
+                    shared.inc();
+                });
+            }
+        });
+        assert_eq!(shared.value(), 24);
+    }
+
+    #[test]
+    fn recording_from_a_thread_local_destructor_is_kept() {
+        struct RecordOnDrop(crate::Counter);
+        impl Drop for RecordOnDrop {
+            fn drop(&mut self) {
+                self.0.add(7);
+            }
+        }
+        thread_local! {
+            static LATE: std::cell::RefCell<Option<RecordOnDrop>> =
+                const { std::cell::RefCell::new(None) };
+        }
+        let registry = Registry::new();
+        let c = counter(&registry);
+        let worker = c.clone();
+        std::thread::spawn(move || {
+            worker.inc();
+            LATE.with(|late| *late.borrow_mut() = Some(RecordOnDrop(worker)));
+        })
+        .join()
+        .unwrap();
+        assert_eq!(c.value(), 8);
+    }
 }

@@ -14,6 +14,14 @@ pub enum Error {
     InvalidLabelName(String),
     /// The label name is reserved: it starts with `__`, or it is `le` on a histogram.
     ReservedLabelName(String),
+    /// A label value or help text holds a carriage return. Neither exposition format has an
+    /// escape for it, and strict parsers reject a raw one.
+    CarriageReturn {
+        /// The family's name.
+        family: String,
+        /// The offending label value or help text.
+        text: String,
+    },
     /// The same label name appears twice in one family.
     DuplicateLabelName(String),
     /// A family was resolved with the wrong number of label values.
@@ -103,6 +111,11 @@ impl fmt::Display for Error {
             Error::InvalidMetricName(name) => write!(f, "invalid metric name {name:?}"),
             Error::InvalidLabelName(name) => write!(f, "invalid label name {name:?}"),
             Error::ReservedLabelName(name) => write!(f, "reserved label name {name:?}"),
+            Error::CarriageReturn { family, text } => write!(
+                f,
+                "{text:?} of family {family:?} holds a carriage return, which no exposition \
+                 format can carry"
+            ),
             Error::DuplicateLabelName(name) => write!(f, "label name {name:?} given twice"),
             Error::LabelCount {
                 family,

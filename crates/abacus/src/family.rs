@@ -7,7 +7,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use crate::cells::{CellSpace, SlotKind, SlotRange};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
-use crate::sync::{Arc, RwLock};
+use crate::sync::{Arc, AtomicU64, Ordering::Relaxed, RwLock};
 use crate::Error;
 
 /// What a family records, with the parameters that are part of its identity.
@@ -64,6 +64,8 @@ pub(crate) struct Series {
 
 /// The shared part of a family, behind every [`Family`] handle.
 pub(crate) struct FamilyCore {
+    /// Unique in the process, so that an exporter can cache per-family work across scrapes.
+    pub(crate) id: u64,
     /// The family name; for counters without the `_total` suffix.
     pub(crate) name: Box<str>,
     pub(crate) help: Box<str>,
@@ -89,7 +91,9 @@ impl FamilyCore {
         spec: KindSpec,
         space: Arc<CellSpace>,
     ) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         FamilyCore {
+            id: NEXT_ID.fetch_add(1, Relaxed),
             name,
             help,
             label_names,
@@ -102,6 +106,17 @@ impl FamilyCore {
 
     /// The series for `values`, created on first use.
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Arc<Series>, Error> {
+        self.with_series(values, Arc::clone)
+    }
+
+    /// Runs `f` on the series for `values`, created on first use, without cloning it: the
+    /// per-call recording path, which must not pay reference-count traffic.
+    #[inline]
+    pub(crate) fn with_series<R>(
+        &self,
+        values: &[&str],
+        f: impl FnOnce(&Arc<Series>) -> R,
+    ) -> Result<R, Error> {
         if values.len() != self.label_names.len() {
             return Err(Error::LabelCount {
                 family: self.name.to_string(),
@@ -113,10 +128,11 @@ impl FamilyCore {
         {
             let index = self.index.read();
             if let Some(found) = index.find(hash, values) {
-                return Ok(found.clone());
+                return Ok(f(found));
             }
         }
-        self.insert(hash, values)
+        let series = self.insert(hash, values)?;
+        Ok(f(&series))
     }
 
     #[cold]
@@ -125,6 +141,12 @@ impl FamilyCore {
         // Another thread may have created it between our read and write lock.
         if let Some(found) = index.find(hash, values) {
             return Ok(found.clone());
+        }
+        if let Some(value) = values.iter().find(|v| v.contains('\r')) {
+            return Err(Error::CarriageReturn {
+                family: self.name.to_string(),
+                text: value.to_string(),
+            });
         }
         let bytes: usize = values.iter().map(|v| v.len()).sum();
         if bytes > LabelValues::MAX_BYTES {
@@ -209,11 +231,25 @@ impl<M: Metric> Family<M> {
     ///
     /// # Errors
     ///
-    /// [`Error::LabelCount`] when the number of values differs from the number of label
-    /// names; [`Error::CapacityExhausted`] when the registry has no room for another series.
+    /// - [`Error::LabelCount`] when the number of values differs from the number of label
+    ///   names;
+    /// - [`Error::CarriageReturn`] for a value holding one, which no exposition format can
+    ///   carry;
+    /// - [`Error::LabelValuesTooLong`] for values longer than
+    ///   [`LabelValues::MAX_BYTES`] together;
+    /// - [`Error::CapacityExhausted`] when the registry has no room for another series.
     pub fn with_labels(&self, values: &[&str]) -> Result<M, Error> {
         let series = self.core.resolve(values)?;
         Ok((self.make)(&self.core, series))
+    }
+
+    /// The handle of a family without labels: `with_labels(&[])`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LabelCount`] when the family has label names.
+    pub fn without_labels(&self) -> Result<M, Error> {
+        self.with_labels(&[])
     }
 
     /// The family's name (for counters, without `_total`).
@@ -242,5 +278,51 @@ impl<M> fmt::Debug for Family<M> {
             .field("name", &self.core.name)
             .field("label_names", &self.core.label_names)
             .finish_non_exhaustive()
+    }
+}
+
+/// Recording by label values, for code that cannot keep handles: each call hashes the
+/// values and looks them up under a read lock, but clones nothing and allocates nothing
+/// once the series exists.
+impl Family<crate::Counter> {
+    /// Adds one to the series for `values`, creating it on first use.
+    ///
+    /// # Errors
+    ///
+    /// As [`Family::with_labels`].
+    #[inline]
+    pub fn inc(&self, values: &[&str]) -> Result<(), Error> {
+        self.add(values, 1)
+    }
+
+    /// Adds `n` to the series for `values`, creating it on first use.
+    ///
+    /// # Errors
+    ///
+    /// As [`Family::with_labels`].
+    #[inline]
+    pub fn add(&self, values: &[&str], n: u64) -> Result<(), Error> {
+        let space = &self.core.space;
+        self.core.with_series(values, |series| {
+            crate::metrics::add_count(space, series.range, n)
+        })
+    }
+}
+
+impl Family<crate::Histogram> {
+    /// Records `value` in the series for `values`, creating it on first use.
+    ///
+    /// # Errors
+    ///
+    /// As [`Family::with_labels`].
+    #[inline]
+    pub fn observe(&self, values: &[&str], value: f64) -> Result<(), Error> {
+        let KindSpec::Histogram { bounds } = &self.core.spec else {
+            return Ok(());
+        };
+        let space = &self.core.space;
+        self.core.with_series(values, |series| {
+            crate::metrics::observe(space, series.range, bounds, value)
+        })
     }
 }

@@ -198,13 +198,7 @@ impl Histogram {
     /// in the reference Go client.
     #[inline]
     pub fn observe(&self, value: f64) {
-        let bucket = bucket_index(&self.bounds, value);
-        let sum_index = self.slots.offset() + self.bounds.len() + 1;
-        let bucket_index = self.slots.offset() + bucket;
-        self.slots.space.record(self.slots.range.page, |cells| {
-            cells.bump(bucket_index, 1);
-            cells.add_float(sum_index, value);
-        });
+        observe(&self.slots.space, self.slots.range, &self.bounds, value)
     }
 
     /// The number of observations so far, over all threads.
@@ -214,6 +208,26 @@ impl Histogram {
             .map(|i| reader.count(self.slots.range, i))
             .sum()
     }
+}
+
+/// Adds `n` to the count slot at `range`, on the calling thread's cells.
+#[inline]
+pub(crate) fn add_count(space: &Arc<CellSpace>, range: SlotRange, n: u64) {
+    let offset = range.offset as usize;
+    space.record(range.page, |cells| cells.bump(offset, n));
+}
+
+/// Records one observation into the histogram cells at `range`: its bucket, then the sum
+/// after the `bounds.len() + 1` buckets.
+#[inline]
+pub(crate) fn observe(space: &Arc<CellSpace>, range: SlotRange, bounds: &[f64], value: f64) {
+    let first = range.offset as usize;
+    let bucket = first + bucket_index(bounds, value);
+    let sum = first + bounds.len() + 1;
+    space.record(range.page, |cells| {
+        cells.bump(bucket, 1);
+        cells.add_float(sum, value);
+    });
 }
 
 /// The index of the first bucket whose upper bound is `>= value`; `bounds.len()` (the

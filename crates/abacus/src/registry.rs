@@ -111,11 +111,12 @@ impl Buckets {
     ///
     /// # Errors
     ///
-    /// As [`Buckets::new`], for the bounds this computes.
+    /// As [`Buckets::new`], for the bounds this computes. A `count` too large is refused
+    /// before anything is computed.
     pub fn exponential(start: f64, factor: f64, count: usize) -> Result<Self, Error> {
         Self::new(
             std::iter::successors(Some(start), |b| Some(b * factor))
-                .take(count)
+                .take(count.min(Self::MAX_BOUNDS + 2))
                 .collect::<Vec<_>>(),
         )
     }
@@ -124,10 +125,11 @@ impl Buckets {
     ///
     /// # Errors
     ///
-    /// As [`Buckets::new`], for the bounds this computes.
+    /// As [`Buckets::new`], for the bounds this computes. A `count` too large is refused
+    /// before anything is computed.
     pub fn linear(start: f64, width: f64, count: usize) -> Result<Self, Error> {
         Self::new(
-            (0..count)
+            (0..count.min(Self::MAX_BOUNDS + 2))
                 .map(|i| start + width * i as f64)
                 .collect::<Vec<_>>(),
         )
@@ -275,6 +277,12 @@ impl Registry {
         make: MakeHandle<M>,
     ) -> Result<Family<M>, Error> {
         check_metric_name(&desc.name)?;
+        if desc.help.contains('\r') {
+            return Err(Error::CarriageReturn {
+                family: desc.name,
+                text: desc.help,
+            });
+        }
         let mut seen = HashSet::new();
         for label in &desc.label_names {
             check_label_name(label)?;
@@ -422,6 +430,7 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
         }
     }
     visitor.family(FamilyInfo {
+        id: family.id,
         name: &family.name,
         help: &family.help,
         kind: family.spec.kind(),

@@ -17,6 +17,10 @@ pub enum Kind {
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct FamilyInfo<'a> {
+    /// An id unique to this family in the process, stable across visits: an exporter may
+    /// key per-family caches by it. Its series come in the same order on every visit,
+    /// new ones after the old.
+    pub id: u64,
     /// The family name; for counters without the `_total` suffix, which every counter
     /// sample carries.
     pub name: &'a str,

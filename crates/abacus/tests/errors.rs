@@ -528,3 +528,52 @@ fn error_messages_name_the_offending_value() {
         );
     }
 }
+
+/// Regression: a raw carriage return was rendered as is, and strict parsers reject it;
+/// the text formats have no escape for it.
+#[test]
+fn a_carriage_return_in_help_or_a_label_value_is_refused() {
+    let registry = Registry::new();
+    assert_eq!(
+        registry
+            .counter(Desc::new("jobs_total", "Jobs\rdone."))
+            .unwrap_err(),
+        Error::CarriageReturn {
+            family: "jobs_total".to_owned(),
+            text: "Jobs\rdone.".to_owned()
+        }
+    );
+    let family = registry
+        .counter(Desc::new("jobs_total", "Jobs.").labels(["queue"]))
+        .unwrap();
+    assert_eq!(
+        family.with_labels(&["a\rb"]).unwrap_err(),
+        Error::CarriageReturn {
+            family: "jobs".to_owned(),
+            text: "a\rb".to_owned()
+        }
+    );
+    assert_eq!(registry.snapshot().families[0].series.len(), 0);
+}
+
+/// Regression: `linear` and `exponential` built every bound before checking the count, so
+/// a huge count exhausted memory instead of returning an error.
+#[test]
+fn a_huge_bucket_count_is_refused_without_building_it() {
+    for result in [
+        Buckets::linear(0.0, 1.0, usize::MAX),
+        Buckets::exponential(1.0, 1.0001, 1 << 40),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(Error::InvalidBucket {
+                    index: Buckets::MAX_BOUNDS,
+                    reason: BucketError::TooMany,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+    }
+}

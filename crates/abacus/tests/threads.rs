@@ -327,3 +327,61 @@ fn histograms_observed_on_many_threads_merge_exactly() {
         (four, 4.0 * 1225.0)
     );
 }
+
+/// Regression: folding an exiting thread's histogram sum into the shared accumulator
+/// changed the order of float additions and could lower `_sum`, which Prometheus' `rate()`
+/// reads as a counter reset.
+#[test]
+fn histogram_sum_never_goes_down_when_a_thread_exits() {
+    use std::sync::mpsc;
+
+    fn sum(registry: &Registry) -> f64 {
+        match registry.snapshot().families[0].series[0].value {
+            abacus::OwnedValue::Histogram { sum, .. } => sum,
+            ref other => panic!("not a histogram: {other:?}"),
+        }
+    }
+
+    // Values whose float sum depends on the order of addition: ((0.1 + 0.2) + 0.3) is
+    // 0.6000000000000001, while 0.1 + (0.2 + 0.3) is 0.6.
+    for leaving in 0..3 {
+        let registry = Registry::new();
+        let histogram = registry
+            .histogram(
+                Desc::new("latency_seconds", "Latency."),
+                Buckets::default_seconds(),
+            )
+            .unwrap()
+            .with_labels(&[])
+            .unwrap();
+        let mut exits = Vec::new();
+        let mut workers = Vec::new();
+        for value in [0.1, 0.2, 0.3] {
+            let histogram = histogram.clone();
+            let (ready_tx, ready_rx) = mpsc::channel();
+            let (exit_tx, exit_rx) = mpsc::channel::<()>();
+            workers.push(std::thread::spawn(move || {
+                histogram.observe(value);
+                ready_tx.send(()).unwrap();
+                let _ = exit_rx.recv();
+            }));
+            ready_rx.recv().unwrap();
+            exits.push(exit_tx);
+        }
+        let before = sum(&registry);
+        drop(exits.remove(leaving));
+        workers.remove(leaving).join().unwrap();
+        let after = sum(&registry);
+        assert!(
+            after >= before,
+            "thread {leaving} left: {before} then {after}"
+        );
+        drop(exits);
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        let last = sum(&registry);
+        assert!(last >= after, "all threads left: {after} then {last}");
+        assert!((last - 0.6).abs() < 1e-12, "{last}");
+    }
+}
