@@ -22,11 +22,44 @@ pub(crate) fn write_float(out: &mut Vec<u8>, value: f64) {
         } else {
             b"0"
         });
+    } else if let Some(integer) = small_integer(value) {
+        write_i64(out, integer);
     } else {
         let mut buffer = ryu::Buffer::new();
         let decimal = Decimal::from_ryu(buffer.format_finite(value));
         decimal.write_go_g(out);
     }
+}
+
+/// `value` as an integer when Go's spelling of it is the integer's: it has no fraction and
+/// at most six digits, beyond which Go switches to scientific notation. Whole sums are
+/// common, and this spares them the search for the shortest digits.
+fn small_integer(value: f64) -> Option<i64> {
+    // The conversion truncates toward zero and is exact in this range, so comparing back
+    // tells whether there was a fraction, without a call to `trunc`.
+    let integer = value as i64;
+    (value.abs() < 1e6 && integer as f64 == value).then_some(integer)
+}
+
+/// Appends an unsigned integer in decimal.
+#[inline]
+pub(crate) fn write_u64(out: &mut Vec<u8>, value: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// Appends `value` in decimal and a line feed.
+#[inline]
+pub(crate) fn write_u64_line(out: &mut Vec<u8>, value: u64) {
+    write_u64(out, value);
+    out.push(b'\n');
+}
+
+/// Appends a signed integer in decimal.
+pub(crate) fn write_i64(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    write_u64(out, value.unsigned_abs());
 }
 
 /// Appends a histogram bound as an `le` value: [`write_float`]'s spelling with `.0`
@@ -72,7 +105,7 @@ pub(crate) fn write_fixed(out: &mut Vec<u8>, units: u64, decimals: u32) {
         // exponent keeps the value exact without a run of thousands of zeros.
         out.extend_from_slice(digits);
         out.extend_from_slice(b"e-");
-        out.extend_from_slice(itoa::Buffer::new().format(decimals).as_bytes());
+        write_u64(out, decimals as u64);
     }
 }
 
@@ -164,7 +197,7 @@ impl Decimal {
         if magnitude < 10 {
             out.push(b'0');
         }
-        out.extend_from_slice(itoa::Buffer::new().format(magnitude).as_bytes());
+        write_u64(out, u64::from(magnitude));
     }
 
     /// Plain notation; only reached for points from -3 to 6, so it stays short.
@@ -201,6 +234,24 @@ mod tests {
     fn le(value: f64) -> String {
         let mut out = Vec::new();
         write_le(&mut out, value);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    fn integer(value: i64) -> String {
+        let mut out = Vec::new();
+        write_i64(&mut out, value);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    fn unsigned(value: u64) -> String {
+        let mut out = b"before ".to_vec();
+        write_u64(&mut out, value);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    fn line(value: u64) -> String {
+        let mut out = b"before ".to_vec();
+        write_u64_line(&mut out, value);
         String::from_utf8(out).expect("ASCII")
     }
 
@@ -241,6 +292,50 @@ mod tests {
             (1.0, "1"),
             (0.0, "0"),
             (-0.0, "-0"),
+        ];
+        for &(value, expected) in cases {
+            assert_eq!(float(value), expected, "{value:e}");
+        }
+    }
+
+    #[test]
+    fn integers_are_written_exactly_after_what_was_there() {
+        for value in [0, 1, 9, 10, 99, 100, 12_345, 999_999, 1_000_000, u64::MAX] {
+            assert_eq!(unsigned(value), format!("before {value}"));
+        }
+        for value in [0, -1, 7, -10, 1_234_567, i64::MAX, i64::MIN] {
+            assert_eq!(integer(value), value.to_string());
+        }
+    }
+
+    #[test]
+    fn short_integers_are_written_exactly_at_every_length() {
+        let boundaries = (0..=8).flat_map(|power| {
+            let ten = 10u64.pow(power);
+            [ten - 1, ten, ten + 1]
+        });
+        let samples = (0..100_000).chain((0..100_000).map(|i| i * 997 + 12_345_678));
+        for value in boundaries.chain(samples) {
+            assert_eq!(unsigned(value), format!("before {value}"));
+            assert_eq!(line(value), format!("before {value}\n"));
+        }
+        for value in [9_999_999, 10_000_000, 99_999_999, 100_000_000, u64::MAX] {
+            assert_eq!(line(value), format!("before {value}\n"));
+        }
+    }
+
+    #[test]
+    fn integral_floats_take_the_integer_spelling_only_below_a_million() {
+        let cases: &[(f64, &str)] = &[
+            (3.0, "3"),
+            (-5.0, "-5"),
+            (999_999.0, "999999"),
+            (-999_999.0, "-999999"),
+            (1_000_000.0, "1e+06"),
+            (-1_000_000.0, "-1e+06"),
+            (2.5, "2.5"),
+            (-0.5, "-0.5"),
+            (1e300, "1e+300"),
         ];
         for &(value, expected) in cases {
             assert_eq!(float(value), expected, "{value:e}");

@@ -2,6 +2,11 @@
 //!
 //! The format is specified at
 //! <https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>.
+//!
+//! Everything about a family except its values is fixed once it exists: name, help, kind,
+//! label names and bounds never change, and its series only ever get appended, each with
+//! label values of its own for life. So the encoder renders those parts once, keyed by
+//! family id and series position, and a warm scrape only copies bytes and spells numbers.
 
 use std::fmt;
 
@@ -10,13 +15,19 @@ use abacus::{
 };
 
 use crate::escape::{write_help, write_label_value};
-use crate::number::{write_fixed, write_float, write_le};
+use crate::number::{write_fixed, write_float, write_i64, write_le, write_u64_line};
 
 /// The `Content-Type` of a text format 0.0.4 exposition.
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Renders registries in the Prometheus text format 0.0.4, reusing its working memory from
-/// one call to the next: once warm, an encoding allocates nothing per series.
+/// one call to the next: once it and the output buffer have grown to the registry's size,
+/// an encoding allocates nothing at all.
+///
+/// The encoder remembers each family's header lines and each series' escaped labels, so
+/// a scrape renders only the values and whatever is new since the last one. It forgets
+/// the families the registry it last encoded does not have, so one encoder may serve
+/// several registries in turn, though it does its best kept to one.
 ///
 /// Families come in registration order and series in creation order, so the same registry
 /// state always renders to the same bytes. A family without series is left out. Counter
@@ -42,7 +53,7 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[derive(Default)]
 pub struct TextEncoder {
     buffers: VisitBuffers,
-    scratch: Scratch,
+    cache: FamilyCache,
 }
 
 impl TextEncoder {
@@ -55,11 +66,14 @@ impl TextEncoder {
     /// UTF-8.
     pub fn encode(&mut self, registry: &Registry, out: &mut Vec<u8>) {
         out.clear();
+        self.cache.begin_visit();
         let mut renderer = Renderer {
             out,
-            family: &mut self.scratch,
+            cache: &mut self.cache,
+            position: 0,
         };
         registry.visit_with(&mut self.buffers, &mut renderer);
+        self.cache.end_visit();
     }
 }
 
@@ -82,175 +96,355 @@ pub fn render_text(registry: &Registry) -> String {
     }
 }
 
-/// What the renderer keeps about the family being visited. Every field is cleared, never
-/// dropped, between families, so its capacity is reused.
+/// Byte strings stored end to end in one buffer, so that many short ones cost two
+/// allocations in all and are read back by index.
+struct Pieces {
+    /// The pieces, then [`Pieces::WINDOW`] bytes of padding.
+    bytes: Vec<u8>,
+    /// Where piece `i` starts is `bounds[i]` and where it ends `bounds[i + 1]`; the leading
+    /// zero saves a branch on every read.
+    bounds: Vec<usize>,
+}
+
+impl Default for Pieces {
+    fn default() -> Self {
+        Pieces {
+            bytes: vec![0; Self::WINDOW],
+            bounds: vec![0],
+        }
+    }
+}
+
+impl Pieces {
+    /// How many bytes [`Pieces::append`] copies at once: enough for an `le` label.
+    const WINDOW: usize = 32;
+
+    fn len(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    fn get(&self, index: usize) -> &[u8] {
+        &self.bytes[self.bounds[index]..self.bounds[index + 1]]
+    }
+
+    /// Appends piece `index` to `out`. A short piece is copied as a window of fixed size
+    /// that is then cut to length, which compiles to a few stores where copying the slice
+    /// would call `memcpy`; the padding keeps the window of the last piece in bounds.
+    #[inline]
+    fn append(&self, index: usize, out: &mut Vec<u8>) {
+        let (start, end) = (self.bounds[index], self.bounds[index + 1]);
+        match self.bytes[start..].first_chunk::<{ Self::WINDOW }>() {
+            Some(window) if end - start <= Self::WINDOW => {
+                let appended = out.len() + (end - start);
+                out.extend_from_slice(window);
+                out.truncate(appended);
+            }
+            _ => out.extend_from_slice(&self.bytes[start..end]),
+        }
+    }
+
+    /// Appends the piece that `write` appends to the buffer.
+    fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.bytes.truncate(self.bytes.len() - Self::WINDOW);
+        write(&mut self.bytes);
+        self.bounds.push(self.bytes.len());
+        self.bytes.resize(self.bytes.len() + Self::WINDOW, 0);
+    }
+}
+
+/// The encoder's memory of the families it has rendered, in the order of the last visit.
+///
+/// A registry visits its families in the same order every time, so during a visit the
+/// next entry is almost always the family that comes next; only the first visit of a
+/// registry, or a new family, moves entries around.
 #[derive(Default)]
-struct Scratch {
-    /// `# HELP` and `# TYPE` lines, held back until the family's first series so that a
+struct FamilyCache {
+    families: Vec<CachedFamily>,
+    /// How many entries, from the front, this visit has reached so far.
+    visited: usize,
+}
+
+impl FamilyCache {
+    fn begin_visit(&mut self) {
+        self.visited = 0;
+    }
+
+    /// Makes the entry for `info` the next visited one, creating it for a family not seen
+    /// before or dropped since.
+    fn enter(&mut self, info: &FamilyInfo<'_>) {
+        let next = self.visited;
+        match self.families[next..].iter().position(|f| f.id == info.id) {
+            // Rotating keeps the unvisited entries in their order, so the ones after this
+            // family stay where the next lookups expect them.
+            Some(offset) => self.families[next..=next + offset].rotate_right(1),
+            None => self.families.insert(next, CachedFamily::new(info)),
+        }
+        self.visited += 1;
+    }
+
+    /// The entry of the family being visited.
+    fn current(&mut self) -> Option<&mut CachedFamily> {
+        let index = self.visited.checked_sub(1)?;
+        self.families.get_mut(index)
+    }
+
+    /// Forgets the families this visit did not reach: they belong to another registry,
+    /// and keeping them would let the cache grow without bound. No allocation happens.
+    fn end_visit(&mut self) {
+        self.families.truncate(self.visited);
+    }
+}
+
+/// What never changes about one family, rendered once.
+struct CachedFamily {
+    id: u64,
+    /// `# HELP` and `# TYPE` lines, written before the family's first series so that a
     /// family without series leaves no trace.
     header: Vec<u8>,
-    header_written: bool,
-    /// The sample name: the family name, with `_total` for counters.
-    name: Vec<u8>,
-    /// Label names, concatenated; `label_ends[i]` is where name `i` ends.
-    label_names: Vec<u8>,
-    label_ends: Vec<usize>,
-    /// Histogram bounds rendered as `le` values, concatenated, with their ends.
-    les: Vec<u8>,
-    le_ends: Vec<usize>,
-    /// One series' rendered `name="value"` pairs, without braces, shared by its lines.
-    labels: Vec<u8>,
+    names: SampleNames,
+    /// What each label contributes before its escaped value: `{name="` for the first,
+    /// `,name="` for the others.
+    label_leads: Pieces,
+    /// Whether the family has labels, so that its sample lines need a closing brace.
+    labelled: bool,
+    /// Whether its series are histograms, whose starts the `le` label continues.
+    histogram: bool,
+    /// For each histogram bound and then `+Inf`, the end of a bucket line's labels up to
+    /// the count: `,le="0.25"} `, or `{le="0.25"} ` for a family without labels.
+    le_suffixes: Pieces,
+    /// For the series at each position, how its lines start, with the label values
+    /// escaped: for counters and gauges everything before the value, as in
+    /// `requests_total{route="/api"} `; for histograms the bucket name and the labels that
+    /// `le` continues, as in `latency_bucket{route="/api"`. Keeping the name with the
+    /// labels saves a copy on most lines.
+    series_starts: Pieces,
 }
 
-impl Scratch {
-    fn le(&self, index: usize) -> &[u8] {
-        let start = if index == 0 {
-            0
-        } else {
-            self.le_ends[index - 1]
-        };
-        &self.les[start..self.le_ends[index]]
+/// The names a family's sample lines start with.
+struct SampleNames {
+    /// The name that starts [`CachedFamily::series_starts`]: the family name, with
+    /// `_total` for counters and `_bucket` for histograms.
+    first: Vec<u8>,
+    /// For histograms, the `_sum` and `_count` names; empty otherwise.
+    sum: Vec<u8>,
+    count: Vec<u8>,
+}
+
+impl SampleNames {
+    fn new(info: &FamilyInfo<'_>) -> Self {
+        let with_suffix = |suffix: &[u8]| [info.name.as_bytes(), suffix].concat();
+        match info.kind {
+            Kind::Counter | Kind::Gauge => SampleNames {
+                first: with_suffix(sample_suffix(info.kind)),
+                sum: Vec::new(),
+                count: Vec::new(),
+            },
+            Kind::Histogram => SampleNames {
+                first: with_suffix(b"_bucket"),
+                sum: with_suffix(b"_sum"),
+                count: with_suffix(b"_count"),
+            },
+        }
     }
 }
 
-struct Renderer<'a> {
-    out: &'a mut Vec<u8>,
-    family: &'a mut Scratch,
+/// What a family's name takes in its `# HELP` and `# TYPE` lines and, but for histograms,
+/// its samples.
+fn sample_suffix(kind: Kind) -> &'static [u8] {
+    match kind {
+        Kind::Counter => b"_total",
+        Kind::Gauge | Kind::Histogram => b"",
+    }
 }
 
-impl Visitor for Renderer<'_> {
-    fn family(&mut self, info: FamilyInfo<'_>) {
-        let family = &mut *self.family;
-        family.name.clear();
-        family.name.extend_from_slice(info.name.as_bytes());
-        if info.kind == Kind::Counter {
-            family.name.extend_from_slice(b"_total");
+impl CachedFamily {
+    fn new(info: &FamilyInfo<'_>) -> Self {
+        let mut label_leads = Pieces::default();
+        for (index, name) in info.label_names.iter().enumerate() {
+            label_leads.push_with(|lead| {
+                lead.push(if index == 0 { b'{' } else { b',' });
+                lead.extend_from_slice(name.as_bytes());
+                lead.extend_from_slice(b"=\"");
+            });
         }
+        let labelled = !info.label_names.is_empty();
+        CachedFamily {
+            id: info.id,
+            header: render_header(info),
+            names: SampleNames::new(info),
+            label_leads,
+            labelled,
+            histogram: info.kind == Kind::Histogram,
+            le_suffixes: render_le_suffixes(info.bounds, labelled),
+            series_starts: Pieces::default(),
+        }
+    }
 
-        family.header.clear();
-        family.header_written = false;
-        if !info.help.is_empty() {
-            family.header.extend_from_slice(b"# HELP ");
-            family.header.extend_from_slice(&family.name);
-            family.header.push(b' ');
-            write_help(&mut family.header, info.help);
-            family.header.push(b'\n');
+    /// Renders the start of the series at `position` from `labels`, unless it already
+    /// is: every visit brings the same series in the same order, new ones last.
+    #[inline]
+    fn remember_series(&mut self, position: usize, labels: &LabelValues) {
+        if position < self.series_starts.len() {
+            return;
         }
-        family.header.extend_from_slice(b"# TYPE ");
-        family.header.extend_from_slice(&family.name);
-        family.header.extend_from_slice(match info.kind {
-            Kind::Counter => b" counter\n".as_slice(),
-            Kind::Gauge => b" gauge\n",
-            Kind::Histogram => b" histogram\n",
+        let leads = &self.label_leads;
+        let first_name = &self.names.first;
+        let closed = !self.histogram;
+        let labelled = self.labelled;
+        self.series_starts.push_with(|out| {
+            out.extend_from_slice(first_name);
+            for (index, value) in labels.iter().enumerate().take(leads.len()) {
+                out.extend_from_slice(leads.get(index));
+                write_label_value(out, value);
+                out.push(b'"');
+            }
+            if closed {
+                write_close(out, labelled);
+            }
         });
-
-        family.label_names.clear();
-        family.label_ends.clear();
-        for name in info.label_names {
-            family.label_names.extend_from_slice(name.as_bytes());
-            family.label_ends.push(family.label_names.len());
-        }
-
-        family.les.clear();
-        family.le_ends.clear();
-        for &bound in info.bounds {
-            write_le(&mut family.les, bound);
-            family.le_ends.push(family.les.len());
-        }
     }
 
-    fn series(&mut self, labels: &LabelValues, value: Value<'_>) {
-        let family = &mut *self.family;
-        if !family.header_written {
-            self.out.extend_from_slice(&family.header);
-            family.header_written = true;
-        }
-
-        family.labels.clear();
-        for (index, label_value) in labels.iter().enumerate().take(family.label_ends.len()) {
-            if index > 0 {
-                family.labels.push(b',');
-            }
-            let name_start = if index == 0 {
-                0
-            } else {
-                family.label_ends[index - 1]
-            };
-            let name = &family.label_names[name_start..family.label_ends[index]];
-            family.labels.extend_from_slice(name);
-            family.labels.extend_from_slice(b"=\"");
-            write_label_value(&mut family.labels, label_value);
-            family.labels.push(b'"');
-        }
-
-        let out = &mut *self.out;
-        match value {
-            Value::Counter(n) => {
-                write_sample_start(out, family, b"");
-                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-                out.push(b'\n');
-            }
-            Value::Gauge(n) => {
-                write_sample_start(out, family, b"");
-                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-                out.push(b'\n');
-            }
-            Value::Fixed { units, decimals } => {
-                write_sample_start(out, family, b"");
-                write_fixed(out, units, decimals);
-                out.push(b'\n');
-            }
-            Value::FloatGauge(v) => {
-                write_sample_start(out, family, b"");
-                write_float(out, v);
-                out.push(b'\n');
-            }
-            Value::Histogram(histogram) => write_histogram(out, family, histogram),
-        }
+    /// The start of the series at `position`, once remembered.
+    fn series_start(&self, position: usize) -> &[u8] {
+        // Every position up to this one has been remembered, so the minimum only keeps a
+        // broken promise of the core from panicking.
+        self.series_starts
+            .get(position.min(self.series_starts.len() - 1))
     }
 }
 
-/// Writes `name` + `suffix` and the series' labels, up to and including the space before
-/// the value.
-fn write_sample_start(out: &mut Vec<u8>, family: &Scratch, suffix: &[u8]) {
-    out.extend_from_slice(&family.name);
-    out.extend_from_slice(suffix);
-    if !family.labels.is_empty() {
-        out.push(b'{');
-        out.extend_from_slice(&family.labels);
+/// Closes a series' labels, if its family has any, and writes the space before the value.
+fn write_close(out: &mut Vec<u8>, labelled: bool) {
+    if labelled {
         out.push(b'}');
     }
     out.push(b' ');
 }
 
-/// Writes one bucket line: the series' labels followed by `le`.
-fn write_bucket(out: &mut Vec<u8>, family: &Scratch, le: &[u8], count: u64) {
-    out.extend_from_slice(&family.name);
-    out.extend_from_slice(b"_bucket{");
-    if !family.labels.is_empty() {
-        out.extend_from_slice(&family.labels);
-        out.push(b',');
+fn render_header(info: &FamilyInfo<'_>) -> Vec<u8> {
+    let name = [info.name.as_bytes(), sample_suffix(info.kind)].concat();
+    let mut header = Vec::new();
+    if !info.help.is_empty() {
+        header.extend_from_slice(b"# HELP ");
+        header.extend_from_slice(&name);
+        header.push(b' ');
+        write_help(&mut header, info.help);
+        header.push(b'\n');
     }
-    out.extend_from_slice(b"le=\"");
-    out.extend_from_slice(le);
-    out.extend_from_slice(b"\"} ");
-    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
-    out.push(b'\n');
+    header.extend_from_slice(b"# TYPE ");
+    header.extend_from_slice(&name);
+    header.extend_from_slice(match info.kind {
+        Kind::Counter => b" counter\n".as_slice(),
+        Kind::Gauge => b" gauge\n",
+        Kind::Histogram => b" histogram\n",
+    });
+    header
 }
 
-fn write_histogram(out: &mut Vec<u8>, family: &Scratch, histogram: HistogramValue<'_>) {
-    // One cumulative count per bound, then +Inf. The +Inf bucket is written from the
-    // total count whatever the slice holds, so `_count` always equals it.
-    let finite = family.le_ends.len().min(histogram.cumulative.len());
-    for (index, &count) in histogram.cumulative[..finite].iter().enumerate() {
-        write_bucket(out, family, family.le(index), count);
+fn render_le_suffixes(bounds: &[f64], labelled: bool) -> Pieces {
+    let mut suffixes = Pieces::default();
+    let lead: &[u8] = if labelled { b",le=\"" } else { b"{le=\"" };
+    let les = bounds
+        .iter()
+        .map(|&bound| Some(bound))
+        .chain(std::iter::once(None));
+    for le in les {
+        suffixes.push_with(|suffix| {
+            suffix.extend_from_slice(lead);
+            match le {
+                Some(bound) => write_le(suffix, bound),
+                None => suffix.extend_from_slice(b"+Inf"),
+            }
+            suffix.extend_from_slice(b"\"} ");
+        });
     }
-    let count = histogram.count();
-    write_bucket(out, family, b"+Inf", count);
-    write_sample_start(out, family, b"_sum");
+    suffixes
+}
+
+struct Renderer<'a> {
+    out: &'a mut Vec<u8>,
+    cache: &'a mut FamilyCache,
+    /// The position of the next series within the family being visited.
+    position: usize,
+}
+
+impl Visitor for Renderer<'_> {
+    fn family(&mut self, info: FamilyInfo<'_>) {
+        self.cache.enter(&info);
+        self.position = 0;
+    }
+
+    fn series(&mut self, labels: &LabelValues, value: Value<'_>) {
+        let Some(family) = self.cache.current() else {
+            return;
+        };
+        let out = &mut *self.out;
+        let position = self.position;
+        self.position += 1;
+        if position == 0 {
+            out.extend_from_slice(&family.header);
+        }
+        family.remember_series(position, labels);
+        let family = &*family;
+        let start = family.series_start(position);
+        match value {
+            Value::Counter(n) => {
+                out.extend_from_slice(start);
+                write_u64_line(out, n);
+            }
+            Value::Gauge(n) => {
+                out.extend_from_slice(start);
+                write_i64(out, n);
+                out.push(b'\n');
+            }
+            Value::Fixed { units, decimals } => {
+                out.extend_from_slice(start);
+                write_fixed(out, units, decimals);
+                out.push(b'\n');
+            }
+            Value::FloatGauge(v) => {
+                out.extend_from_slice(start);
+                write_float(out, v);
+                out.push(b'\n');
+            }
+            Value::Histogram(histogram) => write_histogram(out, family, start, histogram),
+        }
+    }
+}
+
+/// Writes a histogram series: one bucket line per bound with its cumulative count, the
+/// `+Inf` bucket, `_sum` and `_count`.
+fn write_histogram(
+    out: &mut Vec<u8>,
+    family: &CachedFamily,
+    start: &[u8],
+    histogram: HistogramValue<'_>,
+) {
+    let le_suffixes = &family.le_suffixes;
+    let bounds = le_suffixes.len() - 1;
+    let finite = bounds.min(histogram.cumulative.len());
+    for (index, &count) in histogram.cumulative[..finite].iter().enumerate() {
+        write_bucket(out, start, le_suffixes, index, count);
+    }
+    // Written from the total count whatever the slice holds, so `_count` always equals it.
+    write_bucket(out, start, le_suffixes, bounds, histogram.count());
+    let labels = start.get(family.names.first.len()..).unwrap_or_default();
+    out.extend_from_slice(&family.names.sum);
+    out.extend_from_slice(labels);
+    write_close(out, family.labelled);
     write_float(out, histogram.sum);
     out.push(b'\n');
-    write_sample_start(out, family, b"_count");
-    out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
-    out.push(b'\n');
+    out.extend_from_slice(&family.names.count);
+    out.extend_from_slice(labels);
+    write_close(out, family.labelled);
+    write_u64_line(out, histogram.count());
+}
+
+/// Writes one bucket line: the series' start, its `le` label with the closing brace, and
+/// the cumulative count.
+#[inline]
+fn write_bucket(out: &mut Vec<u8>, start: &[u8], le_suffixes: &Pieces, bucket: usize, count: u64) {
+    out.extend_from_slice(start);
+    le_suffixes.append(bucket, out);
+    write_u64_line(out, count);
 }

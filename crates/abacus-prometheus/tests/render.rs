@@ -421,3 +421,106 @@ fn a_reused_encoder_renders_the_same_bytes_in_registration_order() -> Result<(),
     );
     Ok(())
 }
+
+/// One registry with a family of every kind, with label values that need escaping.
+fn registry_of_every_kind() -> Result<Registry, abacus::Error> {
+    let registry = Registry::new();
+    let counter = registry.counter(Desc::new("jobs", "Jobs done.").labels(["queue", "path"]))?;
+    counter.with_labels(&["fast", r"C:\tmp"])?.add(3);
+    counter.with_labels(&["slow", "say \"hi\"\n"])?.inc();
+    let gauge = registry.gauge(Desc::new("depth", "Queue depth.").labels(["queue"]))?;
+    gauge.with_labels(&["fast"])?.set(-4);
+    registry
+        .float_gauge(Desc::new("ratio", ""))?
+        .with_labels(&[])?
+        .set(0.25);
+    registry
+        .fixed_counter(Desc::new("cost", "Dollars.").labels(["team"]), 3)?
+        .with_labels(&["ünï ✓"])?
+        .add(1.5);
+    let latency = registry.histogram(
+        Desc::new("latency_seconds", "Latency.").labels(["route"]),
+        Buckets::new([0.1, 1.0])?,
+    )?;
+    latency.with_labels(&["/a"])?.observe(0.5);
+    registry.gauge(Desc::new("idle", "No series yet.").labels(["worker"]))?;
+    Ok(registry)
+}
+
+#[test]
+fn a_reused_encoder_renders_series_and_families_added_since() -> Result<(), abacus::Error> {
+    let registry = registry_of_every_kind()?;
+    let mut encoder = TextEncoder::new();
+    let mut out = Vec::new();
+    encoder.encode(&registry, &mut out);
+    assert_eq!(String::from_utf8_lossy(&out), render_text(&registry));
+
+    // Every kind gains a series after the cached ones, an idle family its first, and a new
+    // family arrives; old values change too.
+    let jobs = registry.counter(Desc::new("jobs", "Jobs done.").labels(["queue", "path"]))?;
+    jobs.with_labels(&["fast", r"C:\tmp"])?.add(10);
+    jobs.with_labels(&["new", "a\\\"b"])?.inc();
+    registry
+        .gauge(Desc::new("depth", "Queue depth.").labels(["queue"]))?
+        .with_labels(&["slow"])?
+        .set(9);
+    let latency = registry.histogram(
+        Desc::new("latency_seconds", "Latency.").labels(["route"]),
+        Buckets::new([0.1, 1.0])?,
+    )?;
+    latency.with_labels(&["/b"])?.observe(2.0);
+    latency.with_labels(&["/a"])?.observe(0.05);
+    registry
+        .gauge(Desc::new("idle", "No series yet.").labels(["worker"]))?
+        .with_labels(&["w1"])?
+        .set(1);
+    registry
+        .counter(Desc::new("late", "Registered last."))?
+        .with_labels(&[])?
+        .inc();
+
+    encoder.encode(&registry, &mut out);
+    let text = String::from_utf8(out).expect("UTF-8");
+    assert_eq!(text, render_text(&registry));
+    assert!(text.contains("jobs_total{queue=\"fast\",path=\"C:\\\\tmp\"} 13\n"));
+    assert!(text.contains("jobs_total{queue=\"new\",path=\"a\\\\\\\"b\"} 1\n"));
+    assert!(text.contains("latency_seconds_bucket{route=\"/b\",le=\"+Inf\"} 1\n"));
+    assert!(text.contains("idle{worker=\"w1\"} 1\n"));
+    assert!(text.ends_with(
+        "# HELP late_total Registered last.\n# TYPE late_total counter\nlate_total 1\n"
+    ));
+    Ok(())
+}
+
+#[test]
+fn one_encoder_serves_registries_in_turn_as_fresh_encoders_would() -> Result<(), abacus::Error> {
+    // The same names in both registries, with other labels and series: what the encoder
+    // remembers of one must never show in the other's rendering.
+    let first = registry_of_every_kind()?;
+    let second = Registry::new();
+    second
+        .counter(Desc::new("jobs", "Other jobs.").labels(["shard"]))?
+        .with_labels(&["7"])?
+        .add(2);
+    second
+        .histogram(Desc::new("latency_seconds", "Other."), Buckets::new([5.0])?)?
+        .with_labels(&[])?
+        .observe(1.0);
+    let mut encoder = TextEncoder::new();
+    let mut out = Vec::new();
+    for round in 0..3 {
+        for registry in [&first, &second, &first, &first, &second, &second] {
+            encoder.encode(registry, &mut out);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                render_text(registry),
+                "round {round}"
+            );
+        }
+        second
+            .counter(Desc::new("jobs", "Other jobs.").labels(["shard"]))?
+            .with_labels(&[&round.to_string()])?
+            .inc();
+    }
+    Ok(())
+}
