@@ -109,22 +109,23 @@ impl FamilyCore {
         self.with_series(values, Arc::clone)
     }
 
-    /// Runs `f` on the series for `values`, created on first use, without cloning it: the
-    /// per-call recording path, which must not pay reference-count traffic.
-    #[inline]
+    /// Runs `f` on the series for `values`, created on first use, without cloning it.
     pub(crate) fn with_series<R>(
         &self,
         values: &[&str],
         f: impl FnOnce(&Arc<Series>) -> R,
     ) -> Result<R, Error> {
-        if values.len() != self.label_names.len() {
-            return Err(Error::LabelCount {
-                family: self.name.to_string(),
-                expected: self.label_names.len(),
-                got: values.len(),
-            });
-        }
+        self.check_count(values)?;
         let hash = hash_values(&self.hasher, values.iter().copied());
+        self.with_series_hashed(hash, values, f)
+    }
+
+    fn with_series_hashed<R>(
+        &self,
+        hash: u64,
+        values: &[&str],
+        f: impl FnOnce(&Arc<Series>) -> R,
+    ) -> Result<R, Error> {
         {
             let index = self.index.read();
             if let Some(found) = index.find(hash, values) {
@@ -133,6 +134,52 @@ impl FamilyCore {
         }
         let series = self.insert(hash, values)?;
         Ok(f(&series))
+    }
+
+    /// The cells of the series for `values`, for recording by label values on every call.
+    ///
+    /// This is the path of code that cannot keep handles, so it avoids even the read lock:
+    /// each thread remembers the series it resolved lately, keyed by family and hash, and
+    /// compares the real values on a hit. Only a miss takes the family's lock.
+    #[inline]
+    pub(crate) fn range_per_call(&self, values: &[&str]) -> Result<SlotRange, Error> {
+        self.check_count(values)?;
+        let hash = hash_values(&self.hasher, values.iter().copied());
+        let remembered = RESOLVED
+            .try_with(|resolved| {
+                let resolved = resolved.try_borrow().ok()?;
+                resolved.find(self.id, hash, values)
+            })
+            .ok()
+            .flatten();
+        match remembered {
+            Some(range) => Ok(range),
+            None => self.remember(hash, values),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn remember(&self, hash: u64, values: &[&str]) -> Result<SlotRange, Error> {
+        let series = self.with_series_hashed(hash, values, Arc::clone)?;
+        let range = series.range;
+        let _ = RESOLVED.try_with(|resolved| {
+            if let Ok(mut resolved) = resolved.try_borrow_mut() {
+                resolved.insert(self.id, hash, series);
+            }
+        });
+        Ok(range)
+    }
+
+    fn check_count(&self, values: &[&str]) -> Result<(), Error> {
+        if values.len() == self.label_names.len() {
+            return Ok(());
+        }
+        Err(Error::LabelCount {
+            family: self.name.to_string(),
+            expected: self.label_names.len(),
+            got: values.len(),
+        })
     }
 
     #[cold]
@@ -282,8 +329,9 @@ impl<M> fmt::Debug for Family<M> {
 }
 
 /// Recording by label values, for code that cannot keep handles: each call hashes the
-/// values and looks them up under a read lock, but clones nothing and allocates nothing
-/// once the series exists.
+/// values once and finds the series in a per-thread memory of recent resolutions,
+/// comparing the real values; it takes no lock, clones nothing and allocates nothing once
+/// the thread has seen the series.
 impl Family<crate::Counter> {
     /// Adds one to the series for `values`, creating it on first use.
     ///
@@ -302,10 +350,9 @@ impl Family<crate::Counter> {
     /// As [`Family::with_labels`].
     #[inline]
     pub fn add(&self, values: &[&str], n: u64) -> Result<(), Error> {
-        let space = &self.core.space;
-        self.core.with_series(values, |series| {
-            crate::metrics::add_count(space, series.range, n)
-        })
+        let range = self.core.range_per_call(values)?;
+        crate::metrics::add_count(&self.core.space, range, n);
+        Ok(())
     }
 }
 
@@ -320,9 +367,53 @@ impl Family<crate::Histogram> {
         let KindSpec::Histogram { bounds } = &self.core.spec else {
             return Ok(());
         };
-        let space = &self.core.space;
-        self.core.with_series(values, |series| {
-            crate::metrics::observe(space, series.range, bounds, value)
-        })
+        let range = self.core.range_per_call(values)?;
+        crate::metrics::observe(&self.core.space, range, bounds, value);
+        Ok(())
     }
+}
+
+/// What one thread resolved lately by label values: family id and hash to series.
+///
+/// Entries hold their series, so a thread's memory is bounded: past
+/// [`RESOLVED_CAPACITY`] entries it starts over.
+// TODO: series never go away yet; when idle series expire, an entry must be checked
+// against its series' liveness before it is used.
+struct Resolved {
+    table: HashTable<(u64, u64, Arc<Series>)>,
+}
+
+/// Entries per thread before the memory of resolutions starts over.
+const RESOLVED_CAPACITY: usize = 4096;
+
+impl Resolved {
+    /// The table's hash for a family and a values hash.
+    fn key(family: u64, hash: u64) -> u64 {
+        hash ^ family.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+
+    #[inline]
+    fn find(&self, family: u64, hash: u64, values: &[&str]) -> Option<SlotRange> {
+        self.table
+            .find(Self::key(family, hash), |(f, h, series)| {
+                *f == family && *h == hash && series.labels.matches(values)
+            })
+            .map(|(_, _, series)| series.range)
+    }
+
+    fn insert(&mut self, family: u64, hash: u64, series: Arc<Series>) {
+        if self.table.len() >= RESOLVED_CAPACITY {
+            self.table.clear();
+        }
+        self.table.insert_unique(
+            Self::key(family, hash),
+            (family, hash, series),
+            |(f, h, _)| Self::key(*f, *h),
+        );
+    }
+}
+
+thread_local! {
+    static RESOLVED: std::cell::RefCell<Resolved> =
+        const { std::cell::RefCell::new(Resolved { table: HashTable::new() }) };
 }

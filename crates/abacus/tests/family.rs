@@ -271,3 +271,97 @@ fn handles_outlive_their_family_and_registry() {
     local.inc();
     assert_eq!(counter.value(), 4);
 }
+
+#[test]
+fn recording_by_label_values_on_every_call_reaches_the_same_series_as_handles() {
+    let registry = Registry::new();
+    let requests = registry
+        .counter(Desc::new("requests_total", "Requests.").labels(["route", "status"]))
+        .unwrap();
+    let latency = registry
+        .histogram(
+            Desc::new("latency_seconds", "Latency.").labels(["route"]),
+            abacus::Buckets::new([0.1, 1.0]).unwrap(),
+        )
+        .unwrap();
+    let routes = ["chat", "code", "embed"];
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for i in 0..3_000 {
+                    let route = routes[i % 3];
+                    requests.inc(&[route, "200"]).unwrap();
+                    requests.add(&[route, "500"], 2).unwrap();
+                    latency.observe(&[route], 0.5).unwrap();
+                }
+            });
+        }
+    });
+    // 2 threads x 1,000 calls per route.
+    for route in routes {
+        assert_eq!(
+            requests.with_labels(&[route, "200"]).unwrap().value(),
+            2_000
+        );
+        assert_eq!(
+            requests.with_labels(&[route, "500"]).unwrap().value(),
+            4_000
+        );
+        assert_eq!(latency.with_labels(&[route]).unwrap().count(), 2_000);
+    }
+    assert_eq!(
+        requests.inc(&["chat"]).unwrap_err(),
+        abacus::Error::LabelCount {
+            family: "requests".into(),
+            expected: 2,
+            got: 1
+        }
+    );
+}
+
+#[test]
+fn per_call_recording_tells_families_and_registries_apart() {
+    // The per-thread memory of resolutions is keyed by family: the same values in two
+    // families, or two registries, must land in their own series.
+    let (first, second) = (Registry::new(), Registry::new());
+    let a = first
+        .counter(Desc::new("a_total", "A.").labels(["x"]))
+        .unwrap();
+    let b = first
+        .counter(Desc::new("b_total", "B.").labels(["x"]))
+        .unwrap();
+    let other = second
+        .counter(Desc::new("a_total", "A.").labels(["x"]))
+        .unwrap();
+    for _ in 0..5 {
+        a.inc(&["v"]).unwrap();
+        b.add(&["v"], 10).unwrap();
+        other.add(&["v"], 100).unwrap();
+    }
+    assert_eq!(a.with_labels(&["v"]).unwrap().value(), 5);
+    assert_eq!(b.with_labels(&["v"]).unwrap().value(), 50);
+    assert_eq!(other.with_labels(&["v"]).unwrap().value(), 500);
+}
+
+#[test]
+fn per_call_recording_keeps_working_past_the_thread_memory_capacity() {
+    let registry = Registry::new();
+    let family = registry
+        .counter(Desc::new("t_total", "T.").labels(["tenant"]))
+        .unwrap();
+    // More distinct values than a thread remembers, twice over, so the memory starts over.
+    let tenants: Vec<String> = (0..10_000).map(|i| format!("tenant-{i}")).collect();
+    for _ in 0..2 {
+        for tenant in &tenants {
+            family.inc(&[tenant]).unwrap();
+        }
+    }
+    for tenant in tenants.iter().step_by(997) {
+        assert_eq!(
+            family.with_labels(&[tenant]).unwrap().value(),
+            2,
+            "{tenant}"
+        );
+    }
+    assert_eq!(registry.snapshot().families[0].series.len(), 10_000);
+}
