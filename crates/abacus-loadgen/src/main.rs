@@ -1,10 +1,15 @@
 //! The main job: replays the Azure LLM inference trace as the traffic of an LLM gateway,
 //! recording every request through abacus on all cores while serving `/metrics`, then
 //! checks what `/metrics` says against totals computed from the trace itself.
+//!
+//! `--backend prometheus` records the same replay through the `prometheus` crate instead,
+//! resolving label values on every call as the original gateway did: the benchmark suite
+//! times both.
 
 mod check;
 mod expected;
 mod gateway;
+mod prom;
 mod trace;
 
 use std::net::SocketAddr;
@@ -21,7 +26,7 @@ use crate::trace::Request;
 
 const USAGE: &str = "\
 usage: abacus-loadgen [--threads N] [--repeat R] [--listen ADDR] [--hold SECS]
-                      [--trace FILE]... [--json]
+                      [--trace FILE]... [--backend abacus|prometheus] [--json]
 
 Replays the bundled Azure LLM inference trace (or the given --trace files) R times as
 gateway traffic on N threads, serving /metrics on ADDR meanwhile, then checks the served
@@ -34,6 +39,8 @@ totals against sums computed from the trace. Exits 1 if any total differs.
   --trace FILE   a trace CSV; repeatable; the name must contain _code or _conv
                  (default: the two files in data/azure-llm-2023/ of the checkout
                  this binary was built from)
+  --backend B    record through abacus (default) or through the prometheus crate
+                 with with_label_values on every call, for comparison
   --json         print the final summary as one JSON line";
 
 const DEFAULT_REPEAT: u64 = 14_000;
@@ -41,7 +48,40 @@ const DEFAULT_REPEAT: u64 = 14_000;
 /// counter off the hot path.
 const PROGRESS_BATCH: usize = 4096;
 
+/// What the replay records through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    /// abacus handles, resolved once per worker.
+    Abacus,
+    /// The `prometheus` crate, label values resolved on every call.
+    Prometheus,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Abacus => "abacus",
+            Backend::Prometheus => "prometheus",
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "abacus" => Ok(Backend::Abacus),
+            "prometheus" => Ok(Backend::Prometheus),
+            _ => Err(format!(
+                "unknown backend {s:?}: expected abacus or prometheus"
+            )),
+        }
+    }
+}
+
 struct Options {
+    backend: Backend,
     threads: usize,
     repeat: u64,
     listen: SocketAddr,
@@ -61,6 +101,7 @@ fn default_traces() -> Vec<PathBuf> {
 fn parse_options() -> Result<Option<Options>, lexopt::Error> {
     use lexopt::prelude::*;
     let mut options = Options {
+        backend: Backend::Abacus,
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         repeat: DEFAULT_REPEAT,
         listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
@@ -77,6 +118,7 @@ fn parse_options() -> Result<Option<Options>, lexopt::Error> {
             Long("hold") => options.hold = Duration::from_secs(parser.value()?.parse()?),
             Long("trace") => options.traces.push(parser.value()?.into()),
             Long("json") => options.json = true,
+            Long("backend") => options.backend = parser.value()?.parse()?,
             Short('h') | Long("help") => {
                 println!("{USAGE}");
                 return Ok(None);
@@ -123,19 +165,31 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     }
     let expected = Expected::from_requests(&requests, options.repeat);
 
-    let registry = Registry::new();
-    let metrics = GatewayMetrics::register(&registry)?;
-    let exporter = abacus_prometheus::Exporter::new()
-        .listen(options.listen)
-        .start(&registry)
-        .map_err(|e| format!("serving /metrics on {}: {e}", options.listen))?;
+    let exporter = abacus_prometheus::Exporter::new().listen(options.listen);
+    let (metrics, exporter) = match options.backend {
+        Backend::Abacus => {
+            let registry = Registry::new();
+            let metrics = GatewayMetrics::register(&registry)?;
+            (Metrics::Abacus(metrics), exporter.start(&registry))
+        }
+        Backend::Prometheus => {
+            let registry = prometheus::Registry::new();
+            let metrics = prom::PromMetrics::register(&registry)?;
+            let exporter =
+                exporter.start_with(move |out: &mut Vec<u8>| prom::render(&registry, out));
+            (Metrics::Prometheus(metrics), exporter)
+        }
+    };
+    let exporter = exporter.map_err(|e| format!("serving /metrics on {}: {e}", options.listen))?;
     let addr = exporter.local_addr();
     if !options.json {
         println!(
-            "replaying {} simulated requests x {} on {} threads; /metrics on http://{addr}/metrics",
+            "replaying {} simulated requests x {} on {} threads through {}; \
+             /metrics on http://{addr}/metrics",
             requests.len(),
             options.repeat,
-            options.threads
+            options.threads,
+            options.backend.name(),
         );
     }
 
@@ -181,10 +235,11 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     if options.json {
         println!(
             "{{\"requests\":{total_requests},\"records\":{total_records},\"threads\":{},\
-             \"repeat\":{},\"elapsed_s\":{seconds:.3},\"requests_per_s\":{:.0},\
+             \"repeat\":{},\"backend\":\"{}\",\"elapsed_s\":{seconds:.3},\"requests_per_s\":{:.0},\
              \"records_per_s\":{:.0},\"series_checked\":{},\"check\":\"{}\"}}",
             options.threads,
             options.repeat,
+            options.backend.name(),
             total_requests as f64 / seconds,
             total_records as f64 / seconds,
             expected.samples.len(),
@@ -228,30 +283,53 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     Ok(problems.is_empty())
 }
 
+/// The registered metrics of either backend.
+enum Metrics {
+    Abacus(GatewayMetrics),
+    Prometheus(prom::PromMetrics),
+}
+
 /// One worker: every `threads`-th request from `worker` on, `repeat` times.
 fn replay(
-    metrics: &GatewayMetrics,
+    metrics: &Metrics,
     requests: &[Request],
     worker: usize,
     options: &Options,
     done: &AtomicU64,
 ) -> Result<(), abacus::Error> {
-    let handles = metrics.resolve()?;
     let mine: Vec<Request> = requests
         .iter()
         .skip(worker)
         .step_by(options.threads)
         .copied()
         .collect();
-    for _ in 0..options.repeat {
+    match metrics {
+        Metrics::Abacus(metrics) => {
+            let handles = metrics.resolve()?;
+            replay_with(&mine, options.repeat, done, |request| {
+                handles.record(request)
+            });
+        }
+        Metrics::Prometheus(metrics) => {
+            replay_with(&mine, options.repeat, done, |request| {
+                metrics.record(request)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Records `mine` `repeat` times with `record`, publishing progress once per batch.
+#[inline]
+fn replay_with(mine: &[Request], repeat: u64, done: &AtomicU64, record: impl Fn(&Request)) {
+    for _ in 0..repeat {
         for batch in mine.chunks(PROGRESS_BATCH) {
             for request in batch {
-                handles.record(request);
+                record(request);
             }
             done.fetch_add(batch.len() as u64, Relaxed);
         }
     }
-    Ok(())
 }
 
 /// Prints one progress line a second until the workers finish.

@@ -124,3 +124,44 @@ fn main_job_refuses_unknown_flags_with_usage() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("usage: abacus-loadgen"));
 }
+
+#[test]
+fn the_prometheus_backend_replays_and_passes_the_same_self_check() {
+    let output = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--repeat",
+            "1",
+            "--threads",
+            "2",
+            "--backend",
+            "prometheus",
+            "--json",
+        ])
+        .output()
+        .expect("the main job runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(stdout.contains("\"backend\":\"prometheus\""), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("\"check\":\"passed\"}"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_backend_is_refused_with_usage() {
+    let output = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
+        .args(["--backend", "statsd"])
+        .output()
+        .expect("the main job runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown backend"), "{stderr}");
+    assert!(stderr.contains("usage: abacus-loadgen"), "{stderr}");
+}

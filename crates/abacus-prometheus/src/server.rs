@@ -100,6 +100,43 @@ impl Exporter {
     /// The [`io::Error`] of binding the address (in use, not local, not permitted), of
     /// creating the runtime, or of spawning the thread.
     pub fn start(&self, registry: &Registry) -> io::Result<ExporterHandle> {
+        let registry = registry.clone();
+        let mut encoder = TextEncoder::new();
+        self.start_with(move |out: &mut Vec<u8>| {
+            encoder.encode(&registry, out);
+            Ok(())
+        })
+    }
+
+    /// Binds the address and starts serving whatever `render` writes, from a new thread:
+    /// the same server as [`start`](Self::start), for an exposition that does not come
+    /// from an abacus registry (another metrics library, a fixed text, a test double).
+    ///
+    /// Each `GET` or `HEAD` of `/metrics` calls `render` with an emptied buffer that is
+    /// kept between scrapes; what it leaves there is the body, sent with the text format's
+    /// content type. Scrapes are serialized, so `render` may keep state of its own. An
+    /// error answers `500 Internal Server Error` with the error's text.
+    ///
+    /// ```
+    /// use abacus_prometheus::Exporter;
+    ///
+    /// let handle = Exporter::new()
+    ///     .listen("127.0.0.1:0".parse().expect("a socket address"))
+    ///     .start_with(|out: &mut Vec<u8>| {
+    ///         out.extend_from_slice(b"# TYPE up gauge\nup 1\n");
+    ///         Ok(())
+    ///     })
+    ///     .expect("a free loopback port");
+    /// drop(handle);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`start`](Self::start).
+    pub fn start_with<F>(&self, render: F) -> io::Result<ExporterHandle>
+    where
+        F: FnMut(&mut Vec<u8>) -> io::Result<()> + Send + 'static,
+    {
         let std_listener = std::net::TcpListener::bind(self.addr)?;
         let local_addr = std_listener.local_addr()?;
         std_listener.set_nonblocking(true)?;
@@ -114,8 +151,7 @@ impl Exporter {
         let (stop, stopped) = oneshot::channel();
         let server = Server {
             scrape: Arc::new(Scrape {
-                registry: registry.clone(),
-                buffers: Mutex::new((TextEncoder::new(), Vec::new())),
+                buffers: Mutex::new((Box::new(render), Vec::new())),
             }),
             header_read_timeout: self.header_read_timeout,
             connections: Arc::new(Semaphore::new(self.max_connections)),
@@ -167,20 +203,23 @@ impl Drop for ExporterHandle {
     }
 }
 
-/// What every request handler shares: the registry and the one set of render buffers.
+/// What renders an exposition into a buffer; see [`Exporter::start_with`].
+type Render = Box<dyn FnMut(&mut Vec<u8>) -> io::Result<()> + Send>;
+
+/// What every request handler shares: the renderer and the one output buffer.
 struct Scrape {
-    registry: Registry,
-    buffers: Mutex<(TextEncoder, Vec<u8>)>,
+    buffers: Mutex<(Render, Vec<u8>)>,
 }
 
 impl Scrape {
-    fn render(&self) -> Bytes {
-        // A panic while rendering leaves nothing half-done that matters: the encoder and
-        // the output are cleared at the start of every encoding.
+    fn render(&self) -> io::Result<Bytes> {
+        // A panic while rendering leaves nothing half-done that matters: the output is
+        // cleared before every rendering (and the abacus encoder clears its own state).
         let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
-        let (encoder, out) = &mut *buffers;
-        encoder.encode(&self.registry, out);
-        Bytes::copy_from_slice(out)
+        let (render, out) = &mut *buffers;
+        out.clear();
+        render(out)?;
+        Ok(Bytes::copy_from_slice(out))
     }
 }
 
@@ -252,7 +291,15 @@ fn respond(scrape: &Scrape, request: &Request<Incoming>) -> Response<Full<Bytes>
     }
     // HEAD renders too, so that its Content-Length is the one GET would send; hyper leaves
     // the body out.
-    let mut response = Response::new(Full::new(scrape.render()));
+    let body = match scrape.render() {
+        Ok(body) => body,
+        Err(e) => {
+            let mut response = plain(StatusCode::INTERNAL_SERVER_ERROR, "");
+            *response.body_mut() = Full::new(Bytes::from(format!("rendering failed: {e}\n")));
+            return response;
+        }
+    };
+    let mut response = Response::new(Full::new(body));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));

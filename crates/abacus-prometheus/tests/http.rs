@@ -295,3 +295,43 @@ fn an_idle_kept_alive_connection_is_closed_after_the_header_timeout() {
     assert!(started.elapsed() < CLIENT_TIMEOUT);
     assert!(response.starts_with(b"HTTP/1.1 200"));
 }
+
+#[test]
+fn start_with_serves_what_the_hook_renders_and_keeps_its_state() {
+    let mut scrapes = 0u32;
+    let exporter = Exporter::new()
+        .listen(loopback_any_port())
+        .start_with(move |out: &mut Vec<u8>| {
+            assert!(out.is_empty(), "the buffer comes emptied");
+            scrapes += 1;
+            write!(out, "# TYPE scrapes counter\nscrapes_total {scrapes}\n")
+        })
+        .expect("the server starts on a free loopback port");
+    for expected in 1..=2 {
+        let response = request(exporter.local_addr(), "GET", "/metrics");
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        assert_eq!(
+            response.body,
+            format!("# TYPE scrapes counter\nscrapes_total {expected}\n")
+        );
+    }
+}
+
+#[test]
+fn start_with_answers_a_render_error_with_500() {
+    let exporter = Exporter::new()
+        .listen(loopback_any_port())
+        .start_with(|_out: &mut Vec<u8>| Err(std::io::Error::other("no registry today")))
+        .expect("the server starts on a free loopback port");
+    let response = request(exporter.local_addr(), "GET", "/metrics");
+    assert_eq!(response.status, 500);
+    assert!(
+        response.body.contains("no registry today"),
+        "{:?}",
+        response.body
+    );
+}
