@@ -71,6 +71,8 @@ pub(crate) struct FamilyCore {
     pub(crate) help: Box<str>,
     pub(crate) label_names: Box<[Box<str>]>,
     pub(crate) spec: KindSpec,
+    /// The slots of one series, worked out once rather than per series.
+    slots: Box<[SlotKind]>,
     pub(crate) space: Arc<CellSpace>,
     hasher: DefaultHashBuilder,
     index: RwLock<Index>,
@@ -97,6 +99,7 @@ impl FamilyCore {
             name,
             help,
             label_names,
+            slots: spec.slot_kinds().into_boxed_slice(),
             spec,
             space,
             hasher: DefaultHashBuilder::default(),
@@ -202,7 +205,7 @@ impl FamilyCore {
                 bytes,
             });
         }
-        let range = self.space.allocate(&self.spec.slot_kinds())?;
+        let range = self.space.allocate(&self.slots)?;
         let series = Arc::new(Series {
             labels: LabelValues::new(values),
             range,

@@ -23,8 +23,13 @@ impl LabelValues {
                 encoded: Box::default(),
             };
         }
-        let bytes: usize = values.iter().map(|v| v.len()).sum();
-        let mut encoded = Vec::with_capacity(bytes + 5 * (values.len() + 1));
+        // Sized exactly, so that boxing it does not reallocate.
+        let size = varint_len(values.len())
+            + values
+                .iter()
+                .map(|v| varint_len(v.len()) + v.len())
+                .sum::<usize>();
+        let mut encoded = Vec::with_capacity(size);
         push_varint(&mut encoded, values.len());
         for value in values {
             push_varint(&mut encoded, value.len());
@@ -109,6 +114,11 @@ impl<'a> Iterator for RawValues<'a> {
 
 impl ExactSizeIterator for RawValues<'_> {}
 
+/// How many bytes `push_varint` writes for `n`.
+fn varint_len(n: usize) -> usize {
+    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
+}
+
 fn push_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push(n as u8 | 0x80);
@@ -178,6 +188,15 @@ mod tests {
         assert!(!labels.matches(&["ab"]));
         assert!(!labels.matches(&["ab", "c", ""]));
         assert!(labels.matches(&["ab", "c"]));
+    }
+
+    #[test]
+    fn varint_lengths_match_what_is_written() {
+        for n in [0, 1, 127, 128, 16_383, 16_384, usize::MAX] {
+            let mut out = Vec::new();
+            super::push_varint(&mut out, n);
+            assert_eq!(super::varint_len(n), out.len(), "{n}");
+        }
     }
 
     #[test]
