@@ -57,14 +57,15 @@ fn normalize(mut key: SeriesKey) -> SeriesKey {
     key
 }
 
-/// Compares the gateway series of an exposition with the expected totals. Returns one line
+/// Compares the gateway's series (`gateway_*` and `sentinel_*`) of an exposition with
+/// the expected totals. Returns one line
 /// per mismatch, missing series or unexpected series; empty means the check passed.
 pub(crate) fn compare(exposition: &str, expected: &Expected) -> Result<Vec<String>, String> {
     let samples = abacus_prometheus::parse::parse_text(exposition)
         .map_err(|e| format!("parsing /metrics: {e}"))?;
     let mut observed: BTreeMap<SeriesKey, f64> = BTreeMap::new();
     for sample in samples {
-        if !sample.name.starts_with("gateway_") {
+        if !sample.name.starts_with("gateway_") && !sample.name.starts_with("sentinel_") {
             continue;
         }
         let mut labels = sample.labels;

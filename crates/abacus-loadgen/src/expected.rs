@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::gateway::{route_of_model, COST_BUCKETS, DURATION_BUCKETS};
+use crate::gateway::{
+    route_of_model, BUDGET_LIMIT, BUDGET_THRESHOLDS, COST_BUCKETS, DURATION_BUCKETS, NAMESPACE,
+    SERVICE,
+};
 use crate::trace::{tenant_name, Request, MODELS, ROUTES, STATUSES, TENANTS};
 
 /// A series: its sample name and its labels, sorted by name.
@@ -109,6 +112,9 @@ impl Expected {
         let mut cost_hist: [HistogramSums; MODELS.len()] = Default::default();
         let mut duration_hist: [HistogramSums; ROUTES.len()] = Default::default();
         let mut tenants = [0u64; TENANTS];
+        let mut budget_used = [[0u64; TENANTS]; ROUTES.len()];
+        let mut cost_nanos = [0u64; MODELS.len()];
+        let mut nanos_hist: [HistogramSums; MODELS.len()] = Default::default();
         for r in requests {
             by_status[r.route][r.status] += 1;
             duration_hist[r.route].observe(&DURATION_BUCKETS, r.duration);
@@ -120,6 +126,13 @@ impl Expected {
             cost[r.model] += r.cost;
             cost_hist[r.model].observe(&COST_BUCKETS, r.cost);
             tenants[r.tenant] += r.input_tokens + r.output_tokens;
+            budget_used[r.route][r.tenant] += r.input_tokens + r.output_tokens;
+            // abacus-inference prices in whole nano-dollars per token, exactly.
+            let model = &MODELS[r.model];
+            let nanos = r.input_tokens * nanos_per_token(model.input_price)
+                + r.output_tokens * nanos_per_token(model.output_price);
+            cost_nanos[r.model] += nanos;
+            nanos_hist[r.model].observe(&COST_BUCKETS, nanos as f64 / 1e9);
         }
 
         let mut out = Expected::default();
@@ -175,6 +188,79 @@ impl Expected {
                 exact,
             );
         }
+        out.insert_budgets(&budget_used, repeat);
+        for (m, model) in MODELS.iter().enumerate() {
+            let labels = [
+                ("namespace", NAMESPACE),
+                ("service", SERVICE),
+                ("route", ROUTES[route_of_model(m)]),
+                ("model", model.name),
+            ];
+            let name = |family: &str| format!("sentinel_inference_{family}");
+            out.insert(
+                key(&name("input_tokens_total"), &labels),
+                (input[m] * repeat) as f64,
+                exact,
+            );
+            out.insert(
+                key(&name("output_tokens_total"), &labels),
+                (output[m] * repeat) as f64,
+                exact,
+            );
+            let mut cost_labels = labels.to_vec();
+            cost_labels.push(("currency", "USD"));
+            out.insert(
+                key(&name("cost_total"), &cost_labels),
+                (cost_nanos[m] * repeat) as f64 / 1e9,
+                Tolerance::Relative(1e-9),
+            );
+            nanos_hist[m].emit(
+                &mut out,
+                &name("cost_per_request"),
+                &labels,
+                &COST_BUCKETS,
+                repeat,
+            );
+        }
         out
     }
+
+    /// The budget families: one budget per route and tenant, all in one daily period since
+    /// the trace spans an hour of one day and every replay repeats its timestamps.
+    fn insert_budgets(&mut self, used_per_replay: &[[u64; TENANTS]; ROUTES.len()], repeat: u64) {
+        let exact = Tolerance::Exact;
+        for (route, per_tenant) in ROUTES.iter().zip(used_per_replay) {
+            for (tenant, used) in per_tenant.iter().enumerate() {
+                let used = used * repeat;
+                let tenant = tenant_name(tenant);
+                let labels = [
+                    ("namespace", NAMESPACE),
+                    ("service", SERVICE),
+                    ("route", *route),
+                    ("tenant", tenant.as_str()),
+                ];
+                let name = |family: &str| format!("sentinel_inference_budget_{family}");
+                let limit = BUDGET_LIMIT as f64;
+                self.insert(key(&name("limit"), &labels), limit, exact);
+                self.insert(key(&name("used_total"), &labels), used as f64, exact);
+                self.insert(key(&name("remaining"), &labels), limit - used as f64, exact);
+                // Not enforced: over the limit a check says soft-limited, never exhausted.
+                self.insert(key(&name("exhausted_total"), &labels), 0.0, exact);
+                for threshold in BUDGET_THRESHOLDS {
+                    let percent = format!("{}", (threshold * 100.0).round());
+                    let mut with_threshold = labels.to_vec();
+                    with_threshold.push(("threshold", &percent));
+                    // Fires once, when usage reaches the threshold's share of the limit.
+                    let fired = used as f64 >= threshold * limit;
+                    let alerts = if fired { 1.0 } else { 0.0 };
+                    self.insert(key(&name("alerts_total"), &with_threshold), alerts, exact);
+                }
+            }
+        }
+    }
+}
+
+/// A list price in USD per million tokens as whole nano-dollars per token.
+fn nanos_per_token(usd_per_million: f64) -> u64 {
+    (usd_per_million * 1_000.0).round() as u64
 }

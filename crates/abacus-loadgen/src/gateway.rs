@@ -2,8 +2,21 @@
 //! worker thread, and a per-request recording that is nothing but handle calls.
 
 use abacus::{Buckets, Counter, Desc, Error, FixedCounter, Histogram, Registry};
+use abacus_inference::{
+    BudgetConfig, Budgets, Costs, InferenceMetrics, ModelCost, Period, Price, Pricing, Scope,
+    TenantBudget,
+};
 
 use crate::trace::{tenant_name, Request, MODELS, ROUTES, STATUSES, TENANTS};
+
+/// The gateway's budgets, as the inference issue sets them for the replay: daily, 5,000,000
+/// tokens per tenant and route, alerts at 80, 90 and 95 %, not enforced so that every
+/// request proceeds and the totals stay exact.
+pub(crate) const BUDGET_LIMIT: u64 = 5_000_000;
+pub(crate) const BUDGET_THRESHOLDS: [f64; 3] = [0.80, 0.90, 0.95];
+/// Where the gateway's budget and cost families say they come from.
+pub(crate) const NAMESPACE: &str = "ai";
+pub(crate) const SERVICE: &str = "gateway";
 
 /// Digits after the point of the cost counter: nano-dollars, so every list price per token
 /// here is a whole number of units and costs add exactly.
@@ -16,13 +29,15 @@ pub(crate) const COST_BUCKETS: [f64; 11] = [
 pub(crate) const DURATION_BUCKETS: [f64; 10] =
     [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0];
 
-/// Records per request: requests, input and output tokens, cost, the two histograms and
-/// the tenant's tokens. A refused request records only its count and duration.
+/// Recording calls per request: requests, input and output tokens, cost, the two
+/// histograms and the tenant's tokens on the gateway's own families, then the budget
+/// check, the usage and the cost through abacus-inference. A refused request records its
+/// count, its duration and the budget check.
 pub(crate) fn records_per_request(request: &Request) -> u64 {
     if request.served() {
-        7
+        10
     } else {
-        2
+        3
     }
 }
 
@@ -36,11 +51,31 @@ pub(crate) struct GatewayMetrics {
     cost_per_request: abacus::Family<Histogram>,
     duration: abacus::Family<Histogram>,
     tenant_tokens: abacus::Family<Counter>,
+    budgets: Budgets,
+    costs: Costs,
 }
 
 impl GatewayMetrics {
-    pub(crate) fn register(registry: &Registry) -> Result<Self, Error> {
+    pub(crate) fn register(registry: &Registry) -> Result<Self, Box<dyn std::error::Error>> {
+        let inference = InferenceMetrics::new(registry, InferenceMetrics::DEFAULT_PREFIX)?;
+        let budgets = Budgets::builder(BudgetConfig {
+            period: Period::Daily,
+            limit: BUDGET_LIMIT,
+            thresholds: BUDGET_THRESHOLDS.to_vec(),
+            enforce: false,
+        })
+        .build(&inference)?;
+        let mut pricing = Pricing::builder("USD", Price::per_million(0.0, 0.0));
+        for model in MODELS {
+            pricing = pricing.model(
+                model.name,
+                Price::per_million(model.input_price, model.output_price),
+            );
+        }
+        let costs = Costs::new(&inference, pricing.build()?);
         Ok(GatewayMetrics {
+            budgets,
+            costs,
             requests: registry.counter(
                 Desc::new("gateway_requests_total", "Requests handled by the gateway.")
                     .labels(["route", "status"]),
@@ -118,11 +153,28 @@ impl GatewayMetrics {
         let tenant_tokens = (0..TENANTS)
             .map(|tenant| self.tenant_tokens.with_labels(&[&tenant_name(tenant)]))
             .collect::<Result<_, _>>()?;
+        let scope = Scope::service(NAMESPACE, SERVICE);
+        let mut budgets = Vec::new();
+        for route in ROUTES {
+            for tenant in 0..TENANTS {
+                budgets.push(self.budgets.resolve(&scope, route, &tenant_name(tenant))?);
+            }
+        }
+        let model_costs = MODELS
+            .iter()
+            .enumerate()
+            .map(|(m, model)| {
+                self.costs
+                    .resolve(&scope, ROUTES[route_of_model(m)], model.name)
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Handles {
             requests,
             per_model,
             duration,
             tenant_tokens,
+            budgets,
+            model_costs,
         })
     }
 }
@@ -150,6 +202,9 @@ pub(crate) struct Handles {
     per_model: Vec<ModelHandles>,
     duration: Vec<Histogram>,
     tenant_tokens: Vec<Counter>,
+    /// Indexed by `route * TENANTS + tenant`.
+    budgets: Vec<TenantBudget>,
+    model_costs: Vec<ModelCost>,
 }
 
 impl Handles {
@@ -158,9 +213,15 @@ impl Handles {
     pub(crate) fn record(&self, request: &Request) {
         self.requests[request.route * STATUSES.len() + request.status].inc();
         self.duration[request.route].observe(request.duration);
+        let budget = &self.budgets[request.route * TENANTS + request.tenant];
+        // Not enforced: the decision never stops a request, so the totals stay exact.
+        let _decision = budget.check_at(request.timestamp);
         if !request.served() {
             return;
         }
+        let tokens = request.input_tokens + request.output_tokens;
+        budget.record_usage_at(tokens, request.timestamp);
+        self.model_costs[request.model].record(request.input_tokens, request.output_tokens);
         let model = &self.per_model[request.model];
         model.input_tokens.add(request.input_tokens);
         model.output_tokens.add(request.output_tokens);

@@ -71,6 +71,9 @@ pub(crate) struct Request {
     pub(crate) cost: f64,
     /// Seconds.
     pub(crate) duration: f64,
+    /// When the request arrived, in seconds since the Unix epoch (the row's timestamp,
+    /// read as UTC): the budgets' clock.
+    pub(crate) timestamp: u64,
 }
 
 impl Request {
@@ -144,14 +147,17 @@ pub(crate) fn load(path: &Path) -> Result<Vec<Request>, TraceError> {
             text: line.to_owned(),
         };
         let mut fields = line.split(',');
-        let (Some(_timestamp), Some(context), Some(generated), None) =
+        let (Some(timestamp), Some(context), Some(generated), None) =
             (fields.next(), fields.next(), fields.next(), fields.next())
         else {
             return Err(bad());
         };
         let input: u64 = context.trim().parse().map_err(|_| bad())?;
         let output: u64 = generated.trim().parse().map_err(|_| bad())?;
-        requests.push(request(kind, requests.len() as u64, input, output));
+        let timestamp = abacus_inference::unix_seconds(timestamp.trim()).map_err(|_| bad())?;
+        let mut request = request(kind, requests.len() as u64, input, output);
+        request.timestamp = timestamp;
+        requests.push(request);
     }
     Ok(requests)
 }
@@ -177,6 +183,7 @@ pub(crate) fn request(kind: TraceKind, row: u64, input_tokens: u64, output_token
             cost: 0.0,
             // A refusal is answered without running the model.
             duration: 0.005,
+            timestamp: 0,
         };
     }
     Request {
@@ -191,6 +198,7 @@ pub(crate) fn request(kind: TraceKind, row: u64, input_tokens: u64, output_token
             / 1_000_000.0,
         // 50 ms of overhead, prefill at 20,000 tokens/s, decode at 50 tokens/s.
         duration: 0.05 + input_tokens as f64 / 20_000.0 + output_tokens as f64 / 50.0,
+        timestamp: 0,
     }
 }
 

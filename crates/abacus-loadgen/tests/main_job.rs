@@ -58,7 +58,7 @@ fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
         .unwrap_or_else(|| panic!("no /metrics URL in {first:?}"))
         .to_owned();
 
-    // Scrape while the replay runs: 400 replays (11 M requests) take about 3 s in a debug
+    // Scrape while the replay runs: 400 replays (11 M requests) take about 5 s in a debug
     // build, the validators answer in under 2 s, and the summary read below only comes
     // after the replay. Recorders and the scrape overlap.
     let status = Command::new(&tool)
