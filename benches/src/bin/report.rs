@@ -853,7 +853,10 @@ fn run() -> Result<(), Error> {
         "`abacus-loadgen --backend abacus|prometheus --repeat {} --threads {} --json`, \
          {} runs of each, alternating; every run's self-check (its own `/metrics` fetched \
          over HTTP and compared with the trace) passed. The prometheus backend registers \
-         the same families and records every request with `with_label_values` on each call.\n",
+         the same `gateway_*` families and records every request with `with_label_values` \
+         on each call; the abacus backend also records each request's budget check, usage \
+         and cost through abacus-inference (`sentinel_*`), work the prometheus backend \
+         does not do, so the ratio understates abacus.\n",
         replay["repeat"], replay["threads"], replay["runs"]
     )?;
     writeln!(
@@ -867,12 +870,36 @@ fn run() -> Result<(), Error> {
     )?;
     writeln!(md, "abacus replays {} as fast.\n", x(speedup))?;
 
+    let inference = "one gateway request: check, usage, cost";
+    writeln!(
+        md,
+        "## The inference gateway's request (abacus-inference)\n"
+    )?;
+    writeln!(
+        md,
+        "One request's budget check, usage and cost: through abacus-inference's handles \
+         resolved once per (route, tenant) and (route, model), beside the same families on \
+         the `prometheus` crate reached with `with_label_values` on every call, as the \
+         original gateway did. Both sides keep the budget in one atomic word.\n"
+    )?;
+    group_table(&mut md, &results, inference, None)?;
+    if let Ok((ratio, _)) = results.quotient(
+        (inference, "abacus-inference: resolved handles"),
+        (inference, "prometheus: with_label_values per call"),
+    ) {
+        writeln!(
+            md,
+            "abacus-inference takes {} the time of the prometheus version.\n",
+            x(ratio)
+        )?;
+    }
+
     writeln!(
         md,
         "## How\n\n\
          `bash benches/run` builds everything, then runs the benches of \
-         `cargo bench -p abacus-benches` one at a time (`counter`, `histogram`, `memory`, \
-         `render`, `threads`), then `abacus-benches`'s `replay` bin \
+         `cargo bench -p abacus-benches` one at a time (`counter`, `histogram`, `inference`, \
+         `memory`, `render`, `threads`), then `abacus-benches`'s `replay` bin \
          (the loadgen comparison) and `report` bin (this file and the chart). Criterion runs \
          each bench for 0.7 s of warm-up and 2 s of samples (render: 1 s and 4 s, 20 flat \
          samples); the tables show the median of the samples. The peers are `prometheus` \

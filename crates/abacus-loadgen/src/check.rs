@@ -129,7 +129,7 @@ mod tests {
             request(TraceKind::Conversation, 0, 2_000, 300),
             request(TraceKind::Conversation, 1, 5_000, 10),
         ];
-        Expected::from_requests(&requests, 3)
+        Expected::from_requests(&requests, 3, true)
     }
 
     #[test]

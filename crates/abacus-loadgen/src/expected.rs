@@ -103,8 +103,10 @@ impl Expected {
     }
 
     /// What the registry must hold after `repeat` replays of `requests`: every series the
-    /// gateway resolves, at zero where the trace gives it no traffic.
-    pub(crate) fn from_requests(requests: &[Request], repeat: u64) -> Self {
+    /// gateway resolves, at zero where the trace gives it no traffic. `with_inference` adds
+    /// the budget and cost families that abacus-inference records (the prometheus
+    /// backend, which stands in for the original gateway, has only the `gateway_*` ones).
+    pub(crate) fn from_requests(requests: &[Request], repeat: u64, with_inference: bool) -> Self {
         let mut by_status = [[0u64; STATUSES.len()]; ROUTES.len()];
         let mut input = [0u64; MODELS.len()];
         let mut output = [0u64; MODELS.len()];
@@ -187,6 +189,9 @@ impl Expected {
                 (tokens * repeat) as f64,
                 exact,
             );
+        }
+        if !with_inference {
+            return out;
         }
         out.insert_budgets(&budget_used, repeat);
         for (m, model) in MODELS.iter().enumerate() {

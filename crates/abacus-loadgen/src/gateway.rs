@@ -30,14 +30,15 @@ pub(crate) const DURATION_BUCKETS: [f64; 10] =
     [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 40.0, 80.0];
 
 /// Recording calls per request: requests, input and output tokens, cost, the two
-/// histograms and the tenant's tokens on the gateway's own families, then the budget
-/// check, the usage and the cost through abacus-inference. A refused request records its
-/// count, its duration and the budget check.
-pub(crate) fn records_per_request(request: &Request) -> u64 {
-    if request.served() {
-        10
+/// histograms and the tenant's tokens on the gateway's own families, then, `with_inference`,
+/// the budget check, the usage and the cost through abacus-inference. A refused request
+/// records its count, its duration and the budget check.
+pub(crate) fn records_per_request(request: &Request, with_inference: bool) -> u64 {
+    let (own, inference) = if request.served() { (7, 3) } else { (2, 1) };
+    if with_inference {
+        own + inference
     } else {
-        3
+        own
     }
 }
 

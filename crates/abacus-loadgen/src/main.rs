@@ -163,7 +163,9 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     if requests.is_empty() {
         return Err("the traces hold no requests".into());
     }
-    let expected = Expected::from_requests(&requests, options.repeat);
+    // The prometheus backend stands in for the original gateway's own families only.
+    let with_inference = options.backend == Backend::Abacus;
+    let expected = Expected::from_requests(&requests, options.repeat, with_inference);
 
     let exporter = abacus_prometheus::Exporter::new().listen(options.listen);
     let (metrics, exporter) = match options.backend {
@@ -194,7 +196,10 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     }
 
     let total_requests = requests.len() as u64 * options.repeat;
-    let records_per_replay: u64 = requests.iter().map(records_per_request).sum();
+    let records_per_replay: u64 = requests
+        .iter()
+        .map(|r| records_per_request(r, with_inference))
+        .sum();
     let total_records = records_per_replay * options.repeat;
     let done = AtomicU64::new(0);
     let finished = AtomicBool::new(false);
@@ -263,7 +268,7 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     if !options.json {
         if problems.is_empty() {
             println!(
-                "self-check: passed ({} series match the trace)",
+                "self-check: passed ({} samples of /metrics match the trace)",
                 expected.samples.len()
             );
         } else {
