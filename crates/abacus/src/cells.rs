@@ -30,7 +30,9 @@ use std::ptr;
 
 use crossbeam_utils::CachePadded;
 
-use crate::sync::{Arc, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering::Relaxed, RwLock, Weak};
+use crate::sync::{
+    Arc, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering::Relaxed, RwLock, RwLockReadGuard, Weak,
+};
 use crate::Error;
 
 /// log2 of the number of slots in a page.
@@ -454,7 +456,7 @@ impl CellSpace {
 
 /// A consistent view for summing slots over all shards.
 pub(crate) struct SpaceReader<'a> {
-    shards: parking_lot::RwLockReadGuard<'a, Vec<Arc<Shard>>>,
+    shards: RwLockReadGuard<'a, Vec<Arc<Shard>>>,
     retired: &'a Shard,
 }
 
