@@ -50,6 +50,7 @@ pub const METRICS_PATH: &str = "/metrics";
 pub struct Exporter {
     addr: SocketAddr,
     header_read_timeout: Duration,
+    connection_timeout: Duration,
     max_connections: usize,
 }
 
@@ -58,14 +59,15 @@ impl Default for Exporter {
         Exporter {
             addr: DEFAULT_ADDR,
             header_read_timeout: Duration::from_secs(10),
+            connection_timeout: Duration::from_secs(30),
             max_connections: 64,
         }
     }
 }
 
 impl Exporter {
-    /// The default configuration: [`DEFAULT_ADDR`], a 10 second header read timeout and at
-    /// most 64 open connections.
+    /// The default configuration: [`DEFAULT_ADDR`], a 10 second header read timeout, a 30
+    /// second connection lifetime and at most 64 open connections.
     pub fn new() -> Self {
         Self::default()
     }
@@ -81,6 +83,14 @@ impl Exporter {
     /// connection may stay idle, before it is closed.
     pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may live, however busy: a client that pipelines requests and
+    /// never reads the answers would otherwise hold its connection, and one of the
+    /// [`max_connections`](Self::max_connections), for ever. Scrapers reconnect.
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
         self
     }
 
@@ -154,6 +164,7 @@ impl Exporter {
                 buffers: Mutex::new((Box::new(render), Vec::new())),
             }),
             header_read_timeout: self.header_read_timeout,
+            connection_timeout: self.connection_timeout,
             connections: Arc::new(Semaphore::new(self.max_connections)),
         };
         let thread = std::thread::Builder::new()
@@ -226,6 +237,7 @@ impl Scrape {
 struct Server {
     scrape: Arc<Scrape>,
     header_read_timeout: Duration,
+    connection_timeout: Duration,
     connections: Arc<Semaphore>,
 }
 
@@ -248,9 +260,12 @@ impl Server {
             match accepted {
                 Ok((stream, _peer)) => {
                     let scrape = self.scrape.clone();
-                    let timeout = self.header_read_timeout;
+                    let header_timeout = self.header_read_timeout;
+                    let lifetime = self.connection_timeout;
                     tokio::spawn(async move {
-                        serve_connection(stream, scrape, timeout).await;
+                        let connection = serve_connection(stream, scrape, header_timeout);
+                        // Past its lifetime the connection is dropped, and its socket closed.
+                        let _ = tokio::time::timeout(lifetime, connection).await;
                         drop(permit);
                     });
                 }

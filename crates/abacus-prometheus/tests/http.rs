@@ -335,3 +335,36 @@ fn start_with_answers_a_render_error_with_500() {
         response.body
     );
 }
+
+#[test]
+fn a_client_that_never_reads_its_answers_cannot_hold_the_only_connection() {
+    // One connection allowed; the stuck client pipelines thousands of requests and never
+    // reads, so its answers fill the socket buffers and the server stalls writing them.
+    let registry = Registry::new();
+    registry
+        .counter(Desc::new("jobs_total", "Jobs."))
+        .expect("register");
+    let handle = Exporter::new()
+        .listen(loopback_any_port())
+        .max_connections(1)
+        .connection_timeout(Duration::from_millis(500))
+        .start(&registry)
+        .expect("start");
+    let mut stuck = TcpStream::connect(handle.local_addr()).expect("connect");
+    stuck
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let burst = b"GET /metrics HTTP/1.1\r\nHost: stuck\r\n\r\n".repeat(20_000);
+    // The write itself may stall once the server stops reading; that is the point.
+    let _ = stuck.write_all(&burst);
+
+    let started = Instant::now();
+    let honest = request(handle.local_addr(), "GET", "/metrics");
+    assert_eq!(honest.status, 200);
+    assert!(
+        started.elapsed() < CLIENT_TIMEOUT,
+        "the honest scrape waited {:?}",
+        started.elapsed()
+    );
+    drop(stuck);
+}
