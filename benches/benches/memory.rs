@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use abacus_benches::{is_bench_run, results_dir, sized, three_label_series, BUCKETS, THREE_LABELS};
-use measured::lasso::ThreadedRodeo;
 use measured::metric::histogram::Thresholds;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -112,24 +111,9 @@ struct PcLabels {
     status: String,
 }
 
-#[derive(Clone, Copy, measured::LabelGroup)]
-#[label(set = ThreeSet)]
-struct Three<'a> {
-    #[label(dynamic_with = ThreadedRodeo, default)]
-    tenant: &'a str,
-    #[label(dynamic_with = ThreadedRodeo, default)]
-    route: &'a str,
-    #[label(dynamic_with = ThreadedRodeo, default)]
-    status: &'a str,
-}
-
-fn three(values: &[String; 3]) -> Three<'_> {
-    Three {
-        tenant: &values[0],
-        route: &values[1],
-        status: &values[2],
-    }
-}
+#[path = "shared/measured_labels.rs"]
+mod measured_labels;
+use measured_labels::{three, ThreeSet};
 
 /// Creates a registry of `library` with one family of `kind` and one recorded series per
 /// element of `series`, and returns what must stay alive, boxed.

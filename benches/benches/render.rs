@@ -7,30 +7,14 @@ use std::time::Duration;
 
 use abacus_benches::{observations, sized, three_label_series, BUCKETS, THREE_LABELS};
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
-use measured::lasso::ThreadedRodeo;
 use measured::metric::group::MetricGroup;
 use measured::metric::histogram::Thresholds;
 use measured::{CounterVec, HistogramVec};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
-#[derive(Clone, Copy, measured::LabelGroup)]
-#[label(set = ThreeSet)]
-struct Three<'a> {
-    #[label(dynamic_with = ThreadedRodeo, default)]
-    tenant: &'a str,
-    #[label(dynamic_with = ThreadedRodeo, default)]
-    route: &'a str,
-    #[label(dynamic_with = ThreadedRodeo, default)]
-    status: &'a str,
-}
-
-fn three(values: &[String; 3]) -> Three<'_> {
-    Three {
-        tenant: &values[0],
-        route: &values[1],
-        status: &values[2],
-    }
-}
+#[path = "shared/measured_labels.rs"]
+mod measured_labels;
+use measured_labels::{three, ThreeSet};
 
 #[derive(measured::MetricGroup)]
 #[metric(new())]
