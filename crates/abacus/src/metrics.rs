@@ -70,10 +70,7 @@ impl Counter {
     /// Adds `n`.
     #[inline]
     pub fn add(&self, n: u64) {
-        let offset = self.0.offset();
-        self.0
-            .space
-            .record(self.0.range.page, |cells| cells.bump(offset, n));
+        add_count(&self.0.space, self.0.range, n)
     }
 
     /// The current total over all threads. This is a read path: it takes the registry's
@@ -170,10 +167,7 @@ impl FixedCounter {
     /// Adds a whole number of units of `10^-decimals`.
     #[inline]
     pub fn add_units(&self, units: u64) {
-        let offset = self.slots.offset();
-        self.slots
-            .space
-            .record(self.slots.range.page, |cells| cells.bump(offset, units));
+        add_count(&self.slots.space, self.slots.range, units)
     }
 
     /// The current total in units of `10^-decimals`.
