@@ -64,9 +64,35 @@ impl LabelValues {
     }
 
     /// Whether these are exactly `values`; compares bytes, with no UTF-8 check.
+    ///
+    /// This is the per-call recording path's equality check, so it makes one pass: the
+    /// count and every length from the header first, which rejects most mismatches
+    /// without touching the text, then the text.
+    #[inline]
     pub(crate) fn matches(&self, values: &[&str]) -> bool {
-        let raw = self.raw();
-        raw.len() == values.len() && raw.zip(values).all(|(a, b)| a == b.as_bytes())
+        let encoded = &*self.encoded;
+        let mut pos = 0;
+        if read_varint(encoded, &mut pos) != values.len() {
+            return false;
+        }
+        let mut total = 0;
+        for value in values {
+            if read_varint(encoded, &mut pos) != value.len() {
+                return false;
+            }
+            total += value.len();
+        }
+        let Some(mut text) = encoded.get(pos..) else {
+            return false;
+        };
+        if text.len() != total {
+            return false;
+        }
+        values.iter().all(|value| {
+            let (this, rest) = text.split_at(value.len());
+            text = rest;
+            this == value.as_bytes()
+        })
     }
 
     fn raw(&self) -> RawValues<'_> {
@@ -128,7 +154,20 @@ fn push_varint(out: &mut Vec<u8>, mut n: usize) {
 }
 
 /// Reads a varint at `*pos` and moves past it; a truncated one reads as what it has.
+#[inline]
 fn read_varint(bytes: &[u8], pos: &mut usize) -> usize {
+    // Label values are short: their lengths almost always fit one byte.
+    if let Some(&byte) = bytes.get(*pos) {
+        if byte < 0x80 {
+            *pos += 1;
+            return usize::from(byte);
+        }
+    }
+    read_long_varint(bytes, pos)
+}
+
+#[cold]
+fn read_long_varint(bytes: &[u8], pos: &mut usize) -> usize {
     let mut n = 0usize;
     let mut shift = 0;
     while let Some(&byte) = bytes.get(*pos) {
