@@ -337,13 +337,12 @@ impl CellSpace {
         if id == self.id {
             // The workspace denies unsafe code; this block is the fast path's one pointer.
             #[allow(unsafe_code)]
-            // SAFETY: `LAST` holds a directory pointer only together with the id of the
-            // space it belongs to, and only while this thread's `LOCAL` keeps that shard
-            // alive: `shard_for` sets it from a shard it has just stored in `entries`;
-            // entries are removed only for spaces that no longer exist (ids are never
-            // reused, and `self` is alive, so a matching id is not one of them) or when
-            // `LOCAL` is destroyed, which first resets `LAST` to id 0, which no space has.
-            // The directory is boxed and never moves or changes while its shard lives.
+            // SAFETY: whenever `LAST`'s id is not 0 (and `self.id` never is), its pointer is
+            // to the directory of a shard that this thread's `LOCAL` holds: `shard_for` sets
+            // it right after storing that shard in `entries`; it resets `LAST` to 0 before it
+            // prunes entries, and `LOCAL`'s destructor resets it before releasing them. A
+            // shard's directory is boxed, so it neither moves nor changes while the shard
+            // lives.
             let directory = unsafe { &*directory };
             // Only the page's first use on this thread leaves the fast path, and then as a
             // tail call, so the fast path saves no registers.
