@@ -33,7 +33,7 @@ gateway traffic on N threads, serving /metrics on ADDR meanwhile, then checks th
 totals against sums computed from the trace. Exits 1 if any total differs.
 
   --threads N    worker threads (default: all cores)
-  --repeat R     replays of the whole trace (default: 5000, about 10 s on 2 cores)
+  --repeat R     replays of the whole trace (default: 12000, about 10 s on 2 cores)
   --listen ADDR  /metrics address (default: 127.0.0.1:9464; port 0 picks a free one)
   --hold SECS    keep serving /metrics this long after the replay (default: 0)
   --trace FILE   a trace CSV; repeatable; the name must contain _code or _conv
@@ -43,7 +43,7 @@ totals against sums computed from the trace. Exits 1 if any total differs.
                  with with_label_values on every call, for comparison
   --json         print the final summary as one JSON line";
 
-const DEFAULT_REPEAT: u64 = 5_000;
+const DEFAULT_REPEAT: u64 = 12_000;
 /// Workers publish progress once per this many requests, to keep the shared progress
 /// counter off the hot path.
 const PROGRESS_BATCH: usize = 4096;
