@@ -21,6 +21,7 @@
 //!
 //! Folding and summing both run under the `shards` lock (write and read side), so a scrape
 //! sees a shard's values either in the shard or in `retired`, never in both or neither.
+//! Where both locks are held, the allocator's is taken first.
 //!
 //! [`LocalCounter`]: crate::LocalCounter
 
@@ -210,8 +211,8 @@ fn fold_float(
             after = in_order(false, new);
         }
     }
-    // Only a thread recording from its own teardown writes `retired` outside this lock;
-    // if one did just now, add without the nudge rather than lose its value.
+    // A record that cannot use its own shard writes this cell outside the lock; if one
+    // did just now, add without the nudge rather than lose its value.
     if retired
         .compare_exchange(old_bits, new.to_bits(), Relaxed, Relaxed)
         .is_err()
@@ -259,8 +260,10 @@ pub(crate) struct CellSpace {
     allocator: Mutex<Allocator>,
     /// The shards of live threads. Summing takes the read side, folding the write side.
     shards: RwLock<Vec<Arc<Shard>>>,
-    /// What exited threads recorded, and what threads record while their thread-local
-    /// storage is being torn down. Written with read-modify-write operations.
+    /// The shared cells: what exited threads recorded, what is recorded where a thread's
+    /// own shard cannot be used (during its teardown, or from inside the creation of its
+    /// shard or a page), and the gauges' words. Written with atomic read-modify-writes,
+    /// and its pages are allocated with the slots, at registration.
     retired: Shard,
 }
 
@@ -380,7 +383,7 @@ impl CellSpace {
                 shared: false,
             }),
             // This thread's storage is being torn down (a destructor of another
-            // thread-local is recording): write the shared accumulator atomically.
+            // thread-local is recording): write the shared cells atomically.
             None => record(Cells {
                 page: self.retired.page(page),
                 shared: true,
@@ -413,8 +416,11 @@ impl CellSpace {
 
     /// Folds a shard that nobody writes any more into `retired` and forgets it.
     fn retire(&self, shard: &Arc<Shard>) {
-        let mut shards = self.shards.write();
+        // The allocator before the shard list, as everywhere: `allocate` allocates under
+        // its lock, and a global allocator that records may then create a shard, which
+        // takes the list's.
         let allocator = self.allocator.lock();
+        let mut shards = self.shards.write();
         for (page_index, page) in shard.pages.iter().enumerate() {
             let Some(page) = page.get() else { continue };
             let first = page_index * PAGE_SLOTS;

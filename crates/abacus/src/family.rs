@@ -109,34 +109,17 @@ impl FamilyCore {
 
     /// The series for `values`, created on first use.
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Arc<Series>, Error> {
-        self.with_series(values, Arc::clone)
-    }
-
-    /// Runs `f` on the series for `values`, created on first use, without cloning it.
-    pub(crate) fn with_series<R>(
-        &self,
-        values: &[&str],
-        f: impl FnOnce(&Arc<Series>) -> R,
-    ) -> Result<R, Error> {
         self.check_count(values)?;
         let hash = hash_values(&self.hasher, values.iter().copied());
-        self.with_series_hashed(hash, values, f)
+        self.find_or_insert(hash, values)
     }
 
-    fn with_series_hashed<R>(
-        &self,
-        hash: u64,
-        values: &[&str],
-        f: impl FnOnce(&Arc<Series>) -> R,
-    ) -> Result<R, Error> {
-        {
-            let index = self.index.read();
-            if let Some(found) = index.find(hash, values) {
-                return Ok(f(found));
-            }
+    /// The series for `values`, whose hash is `hash`: under the read lock if it exists.
+    fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<Arc<Series>, Error> {
+        if let Some(found) = self.index.read().find(hash, values) {
+            return Ok(found.clone());
         }
-        let series = self.insert(hash, values)?;
-        Ok(f(&series))
+        self.insert(hash, values)
     }
 
     /// The cells of the series for `values`, for recording by label values on every call.
@@ -164,7 +147,7 @@ impl FamilyCore {
     #[cold]
     #[inline(never)]
     fn remember(&self, hash: u64, values: &[&str]) -> Result<SlotRange, Error> {
-        let series = self.with_series_hashed(hash, values, Arc::clone)?;
+        let series = self.find_or_insert(hash, values)?;
         let range = series.range;
         let _ = RESOLVED.try_with(|resolved| {
             if let Ok(mut resolved) = resolved.try_borrow_mut() {
