@@ -99,7 +99,6 @@ pub fn render_text(registry: &Registry) -> String {
 /// Byte strings stored end to end in one buffer, so that many short ones cost two
 /// allocations in all and are read back by index.
 struct Pieces {
-    /// The pieces, then [`Pieces::WINDOW`] bytes of padding.
     bytes: Vec<u8>,
     /// Where piece `i` starts is `bounds[i]` and where it ends `bounds[i + 1]`; the leading
     /// zero saves a branch on every read.
@@ -109,16 +108,13 @@ struct Pieces {
 impl Default for Pieces {
     fn default() -> Self {
         Pieces {
-            bytes: vec![0; Self::WINDOW],
+            bytes: Vec::new(),
             bounds: vec![0],
         }
     }
 }
 
 impl Pieces {
-    /// How many bytes [`Pieces::append`] copies at once: enough for an `le` label.
-    const WINDOW: usize = 32;
-
     fn len(&self) -> usize {
         self.bounds.len() - 1
     }
@@ -127,28 +123,16 @@ impl Pieces {
         &self.bytes[self.bounds[index]..self.bounds[index + 1]]
     }
 
-    /// Appends piece `index` to `out`. A short piece is copied as a window of fixed size
-    /// that is then cut to length, which compiles to a few stores where copying the slice
-    /// would call `memcpy`; the padding keeps the window of the last piece in bounds.
+    /// Appends piece `index` to `out`.
     #[inline]
     fn append(&self, index: usize, out: &mut Vec<u8>) {
-        let (start, end) = (self.bounds[index], self.bounds[index + 1]);
-        match self.bytes[start..].first_chunk::<{ Self::WINDOW }>() {
-            Some(window) if end - start <= Self::WINDOW => {
-                let appended = out.len() + (end - start);
-                out.extend_from_slice(window);
-                out.truncate(appended);
-            }
-            _ => out.extend_from_slice(&self.bytes[start..end]),
-        }
+        out.extend_from_slice(self.get(index));
     }
 
     /// Appends the piece that `write` appends to the buffer.
     fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        self.bytes.truncate(self.bytes.len() - Self::WINDOW);
         write(&mut self.bytes);
         self.bounds.push(self.bytes.len());
-        self.bytes.resize(self.bytes.len() + Self::WINDOW, 0);
     }
 }
 
