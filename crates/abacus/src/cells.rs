@@ -329,39 +329,9 @@ impl CellSpace {
         Ok(range)
     }
 
-    /// Runs `record` on the calling thread's page for `page`.
-    ///
-    /// The common case is one thread-local access, one compare and one page look-up. A
-    /// thread's first record into this registry, or into a page it has not touched, takes
-    /// the cold path and allocates once.
-    #[inline]
-    pub(crate) fn record(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
-        let (id, directory) = LAST.try_with(Cell::get).unwrap_or((0, ptr::null()));
-        if id == self.id {
-            // The workspace denies unsafe code; this block is the fast path's one pointer.
-            #[allow(unsafe_code)]
-            // SAFETY: whenever `LAST`'s id is not 0 (and `self.id` never is), its pointer is
-            // to the directory of a shard that this thread's `LOCAL` holds: `shard_for` sets
-            // it right after storing that shard in `entries`; it resets `LAST` to 0 before it
-            // prunes entries, and `LOCAL`'s destructor resets it before releasing them. A
-            // shard's directory is boxed, so it neither moves nor changes while the shard
-            // lives.
-            let directory = unsafe { &*directory };
-            // Only the page's first use on this thread leaves the fast path, and then as a
-            // tail call, so the fast path saves no registers.
-            if let Some(page) = directory[page as usize & (MAX_PAGES - 1)].get() {
-                return record(Cells {
-                    page,
-                    shared: false,
-                });
-            }
-        }
-        self.record_slow(page, record);
-    }
-
     #[cold]
     #[inline(never)]
-    fn record_slow(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
+    pub(crate) fn record_slow(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
         // A record made while this one creates a shard or a page (a global allocator that
         // counts its allocations, say) must not re-enter that creation: it would wait on
         // itself. It writes the shared page, which exists since registration.
@@ -456,6 +426,61 @@ impl CellSpace {
             shards: self.shards.read(),
             retired: &self.retired,
         }
+    }
+}
+
+/// A registry's cell space as handles hold it: its id sits beside the pointer, so that
+/// the fast path checks the thread-local cache without a load through the pointer.
+#[derive(Clone)]
+pub(crate) struct SpaceRef {
+    id: u64,
+    space: Arc<CellSpace>,
+}
+
+impl SpaceRef {
+    pub(crate) fn new(space: Arc<CellSpace>) -> Self {
+        SpaceRef {
+            id: space.id,
+            space,
+        }
+    }
+
+    /// Runs `record` on the calling thread's page for `page`.
+    ///
+    /// The common case is one thread-local access, one compare and one page look-up. A
+    /// thread's first record into this registry, or into a page it has not touched, takes
+    /// the cold path and allocates once.
+    #[inline]
+    pub(crate) fn record(&self, page: u32, record: impl FnOnce(Cells<'_>)) {
+        let (id, directory) = LAST.try_with(Cell::get).unwrap_or((0, ptr::null()));
+        if id == self.id {
+            // The workspace denies unsafe code; this block is the fast path's one pointer.
+            #[allow(unsafe_code)]
+            // SAFETY: whenever `LAST`'s id is not 0 (and a space's never is), its pointer is
+            // to the directory of a shard that this thread's `LOCAL` holds: `shard_for` sets
+            // it right after storing that shard in `entries`; it resets `LAST` to 0 before it
+            // prunes entries, and `LOCAL`'s destructor resets it before releasing them. A
+            // shard's directory is boxed, so it neither moves nor changes while the shard
+            // lives.
+            let directory = unsafe { &*directory };
+            // Only the page's first use on this thread leaves the fast path, and then as a
+            // tail call, so the fast path saves no registers.
+            if let Some(page) = directory[page as usize & (MAX_PAGES - 1)].get() {
+                return record(Cells {
+                    page,
+                    shared: false,
+                });
+            }
+        }
+        self.space.record_slow(page, record);
+    }
+}
+
+impl std::ops::Deref for SpaceRef {
+    type Target = Arc<CellSpace>;
+
+    fn deref(&self) -> &Arc<CellSpace> {
+        &self.space
     }
 }
 

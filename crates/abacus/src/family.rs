@@ -4,7 +4,7 @@ use std::fmt;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::cells::{CellSpace, SlotKind, SlotRange};
+use crate::cells::{CellSpace, SlotKind, SlotRange, SpaceRef};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
 use crate::sync::{Arc, AtomicU64, Ordering::Relaxed, RwLock};
@@ -73,7 +73,7 @@ pub(crate) struct FamilyCore {
     pub(crate) spec: KindSpec,
     /// The slots of one series, worked out once rather than per series.
     slots: Box<[SlotKind]>,
-    pub(crate) space: Arc<CellSpace>,
+    pub(crate) space: SpaceRef,
     hasher: DefaultHashBuilder,
     index: RwLock<Index>,
 }
@@ -101,7 +101,7 @@ impl FamilyCore {
             label_names,
             slots: spec.slot_kinds().into_boxed_slice(),
             spec,
-            space,
+            space: SpaceRef::new(space),
             hasher: DefaultHashBuilder::default(),
             index: RwLock::new(Index::default()),
         }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::cells::{bump_owned, CellSpace, Page, Shard, SlotRange, PAGE_SLOTS};
+use crate::cells::{bump_owned, Page, Shard, SlotRange, SpaceRef, PAGE_SLOTS};
 use crate::family::{FamilyCore, KindSpec, Series};
 use crate::sync::{Arc, Ordering::Relaxed};
 
@@ -22,7 +22,7 @@ pub(crate) type MakeHandle<M> = fn(&FamilyCore, Arc<Series>) -> M;
 /// follows as few pointers as possible.
 #[derive(Clone)]
 struct SlotHandle {
-    space: Arc<CellSpace>,
+    space: SpaceRef,
     range: SlotRange,
     series: Arc<Series>,
 }
@@ -206,19 +206,19 @@ impl Histogram {
 
 /// Adds `n` to the count slot at `range`, on the calling thread's cells.
 #[inline]
-pub(crate) fn add_count(space: &Arc<CellSpace>, range: SlotRange, n: u64) {
+pub(crate) fn add_count(space: &SpaceRef, range: SlotRange, n: u64) {
     let offset = range.offset as usize;
-    space.record(range.page, |cells| cells.bump(offset, n));
+    space.record(range.page, move |cells| cells.bump(offset, n));
 }
 
 /// Records one observation into the histogram cells at `range`: its bucket, then the sum
 /// after the `bounds.len() + 1` buckets.
 #[inline]
-pub(crate) fn observe(space: &Arc<CellSpace>, range: SlotRange, bounds: &[f64], value: f64) {
+pub(crate) fn observe(space: &SpaceRef, range: SlotRange, bounds: &[f64], value: f64) {
     let first = range.offset as usize;
     let bucket = first + bucket_index(bounds, value);
     let sum = first + bounds.len() + 1;
-    space.record(range.page, |cells| {
+    space.record(range.page, move |cells| {
         cells.bump(bucket, 1);
         cells.add_float(sum, value);
     });
