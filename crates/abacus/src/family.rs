@@ -7,6 +7,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 use crate::cells::{CellSpace, SlotKind, SlotRange, SpaceRef};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
+use crate::resolved;
 use crate::sync::{Arc, AtomicU64, Ordering::Relaxed, RwLock};
 use crate::Error;
 
@@ -110,8 +111,7 @@ impl FamilyCore {
     /// The series for `values`, created on first use.
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<Arc<Series>, Error> {
         self.check_count(values)?;
-        let hash = hash_values(&self.hasher, values.iter().copied());
-        self.find_or_insert(hash, values)
+        self.find_or_insert(self.hash(values), values)
     }
 
     /// The series for `values`, whose hash is `hash`: under the read lock if it exists.
@@ -125,36 +125,35 @@ impl FamilyCore {
     /// The cells of the series for `values`, for recording by label values on every call.
     ///
     /// This is the path of code that cannot keep handles, so it avoids even the read lock:
-    /// each thread remembers the series it resolved lately, keyed by family and hash, and
-    /// compares the real values on a hit. Only a miss takes the family's lock.
+    /// each thread remembers the series it resolved lately (see [`crate::resolved`]). Only
+    /// a thread's first use of a tuple takes the family's lock.
     #[inline]
     pub(crate) fn range_per_call(&self, values: &[&str]) -> Result<SlotRange, Error> {
-        self.check_count(values)?;
-        let hash = hash_values(&self.hasher, values.iter().copied());
-        let remembered = RESOLVED
-            .try_with(|resolved| {
-                let resolved = resolved.try_borrow().ok()?;
-                resolved.find(self.id, hash, values)
-            })
-            .ok()
-            .flatten();
-        match remembered {
+        // The remembered tuples all have the family's label count, so a wrong count can
+        // only miss here, and the slow path reports it.
+        match resolved::find_by_address(self.id, values) {
             Some(range) => Ok(range),
-            None => self.remember(hash, values),
+            None => self.range_per_call_slow(values),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn remember(&self, hash: u64, values: &[&str]) -> Result<SlotRange, Error> {
-        let series = self.find_or_insert(hash, values)?;
-        let range = series.range;
-        let _ = RESOLVED.try_with(|resolved| {
-            if let Ok(mut resolved) = resolved.try_borrow_mut() {
-                resolved.insert(self.id, hash, series);
-            }
-        });
+    fn range_per_call_slow(&self, values: &[&str]) -> Result<SlotRange, Error> {
+        self.check_count(values)?;
+        let hash = self.hash(values);
+        if let Some(range) = resolved::find_by_text(self.id, hash, values) {
+            return Ok(range);
+        }
+        let range = self.find_or_insert(hash, values)?.range;
+        resolved::remember(self.id, hash, range, values);
         Ok(range)
+    }
+
+    /// The hash of a tuple of values, as this family's index and the per-thread memory
+    /// of resolutions use it.
+    fn hash(&self, values: &[&str]) -> u64 {
+        hash_values(&self.hasher, values.iter().copied())
     }
 
     fn check_count(&self, values: &[&str]) -> Result<(), Error> {
@@ -357,49 +356,4 @@ impl Family<crate::Histogram> {
         crate::metrics::observe(&self.core.space, range, bounds, value);
         Ok(())
     }
-}
-
-/// What one thread resolved lately by label values: family id and hash to series.
-///
-/// Entries hold their series, so a thread's memory is bounded: past
-/// [`RESOLVED_CAPACITY`] entries it starts over.
-// TODO: series never go away yet; when idle series expire, an entry must be checked
-// against its series' liveness before it is used.
-struct Resolved {
-    table: HashTable<(u64, u64, Arc<Series>)>,
-}
-
-/// Entries per thread before the memory of resolutions starts over.
-const RESOLVED_CAPACITY: usize = 4096;
-
-impl Resolved {
-    /// The table's hash for a family and a values hash.
-    fn key(family: u64, hash: u64) -> u64 {
-        hash ^ family.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-    }
-
-    #[inline]
-    fn find(&self, family: u64, hash: u64, values: &[&str]) -> Option<SlotRange> {
-        self.table
-            .find(Self::key(family, hash), |(f, h, series)| {
-                *f == family && *h == hash && series.labels.matches(values)
-            })
-            .map(|(_, _, series)| series.range)
-    }
-
-    fn insert(&mut self, family: u64, hash: u64, series: Arc<Series>) {
-        if self.table.len() >= RESOLVED_CAPACITY {
-            self.table.clear();
-        }
-        self.table.insert_unique(
-            Self::key(family, hash),
-            (family, hash, series),
-            |(f, h, _)| Self::key(*f, *h),
-        );
-    }
-}
-
-thread_local! {
-    static RESOLVED: std::cell::RefCell<Resolved> =
-        const { std::cell::RefCell::new(Resolved { table: HashTable::new() }) };
 }

@@ -91,7 +91,7 @@ impl LabelValues {
         values.iter().all(|value| {
             let (this, rest) = text.split_at(value.len());
             text = rest;
-            this == value.as_bytes()
+            short_eq(this, value.as_bytes())
         })
     }
 
@@ -181,15 +181,41 @@ fn read_long_varint(bytes: &[u8], pos: &mut usize) -> usize {
     n
 }
 
-/// Hashes a tuple of label values so that `["ab", "c"]` and `["a", "bc"]` differ: each
-/// value is written with its length.
+/// `a == b`, inlined: label values are mostly a few bytes long, where a call to `memcmp`
+/// costs more than the comparison. Two overlapping loads cover any length from 4 to 16.
+#[inline]
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    match len {
+        0 => true,
+        // The first, middle and last bytes are every byte of a value this short.
+        1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
+        _ => a == b,
+    }
+}
+
+/// Hashes a tuple of label values: one `write` per value, which the hasher (foldhash)
+/// folds in on its own with its length, so that `["ab", "c"]` and `["a", "bc"]` differ.
+/// Lookups compare the values themselves, so this only has to spread them well.
 pub(crate) fn hash_values<'a>(
     hasher: &impl BuildHasher,
     values: impl IntoIterator<Item = &'a str>,
 ) -> u64 {
     let mut state = hasher.build_hasher();
     for value in values {
-        state.write_usize(value.len());
         state.write(value.as_bytes());
     }
     state.finish()

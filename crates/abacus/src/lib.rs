@@ -55,6 +55,7 @@ mod labels;
 mod metrics;
 mod name;
 mod registry;
+mod resolved;
 mod snapshot;
 mod sync;
 

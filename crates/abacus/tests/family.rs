@@ -365,3 +365,72 @@ fn per_call_recording_keeps_working_past_the_thread_memory_capacity() {
     }
     assert_eq!(registry.snapshot().families[0].series.len(), 10_000);
 }
+
+#[test]
+fn per_call_recording_rereads_a_buffer_rewritten_in_place() {
+    // The thread remembers tuples by the addresses of their strings too; a buffer reused
+    // with new text of the same length sits at the same address and must still reach the
+    // series of its new text.
+    let registry = Registry::new();
+    let family = registry
+        .counter(Desc::new("t_total", "T.").labels(["tenant", "route"]))
+        .unwrap();
+    let mut tenant = String::from("tenant-a");
+    let route = String::from("/v1/chat/completions");
+    for round in 0..3 {
+        family.inc(&[&tenant, &route]).unwrap();
+        tenant.replace_range(.., "tenant-b");
+        family.add(&[&tenant, &route], 10).unwrap();
+        tenant.replace_range(.., "tenant-a");
+        assert_eq!(
+            family.with_labels(&["tenant-a", &route]).unwrap().value(),
+            round + 1
+        );
+    }
+    assert_eq!(
+        family
+            .with_labels(&["tenant-b", "/v1/chat/completions"])
+            .unwrap()
+            .value(),
+        30
+    );
+}
+
+#[test]
+fn per_call_recording_compares_every_byte_of_values_of_every_length() {
+    // Values from 0 to 40 bytes, each against twins that differ in one byte only (first,
+    // middle or last), so that each length's comparison must look at every position.
+    let registry = Registry::new();
+    let family = registry
+        .counter(Desc::new("v_total", "V.").labels(["v"]))
+        .unwrap();
+    let mut expected = std::collections::HashMap::new();
+    for len in 0..=40usize {
+        let base = "a".repeat(len);
+        let mut variants = vec![base.clone()];
+        for position in [0, len / 2, len.saturating_sub(1)] {
+            if len > 0 {
+                let mut bytes = base.clone().into_bytes();
+                bytes[position] = b'b';
+                variants.push(String::from_utf8(bytes).unwrap());
+            }
+        }
+        variants.dedup();
+        for (i, value) in variants.iter().enumerate() {
+            let n = i as u64 + 1;
+            // Twice through one buffer, once through a fresh copy at another address.
+            family.add(&[value], n).unwrap();
+            family.add(&[value], n).unwrap();
+            family.add(&[&value.clone()], n).unwrap();
+            *expected.entry(value.clone()).or_insert(0) += 3 * n;
+        }
+    }
+    for (value, total) in &expected {
+        assert_eq!(
+            family.with_labels(&[value]).unwrap().value(),
+            *total,
+            "{value:?}"
+        );
+    }
+    assert_eq!(registry.snapshot().families[0].series.len(), expected.len());
+}

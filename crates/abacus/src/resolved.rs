@@ -1,0 +1,186 @@
+//! What each thread resolved lately by label values, for recording calls that pass their
+//! values every time (`Family::inc(&values)`): no lock, no clone and no allocation once the
+//! thread has seen a tuple.
+//!
+//! Two ways lead to a remembered tuple, both ending in a comparison of the real values:
+//!
+//! - by the addresses of the value strings: label values are mostly long-lived strings (a
+//!   route table, a method name, a tenant id held for a request's life), so the same
+//!   addresses come back call after call. A small direct-mapped table keyed by the family
+//!   and those addresses finds the entry without reading the text twice.
+//! - by a hash of the text, when the strings are new (built for this call) or their slot in
+//!   the address table was taken by another tuple. A hit refreshes the address slot.
+//!
+//! An address says nothing about the text at it (memory is freed and reused), so an
+//! address hit is only a guess that the comparison confirms or rejects.
+
+use std::cell::RefCell;
+
+use hashbrown::HashTable;
+
+use crate::cells::SlotRange;
+use crate::labels::short_eq;
+
+/// Entries per thread before the memory of resolutions starts over.
+const CAPACITY: usize = 4096;
+
+/// log2 of the slots of the address table: 1,024 slots, 4 KiB per recording thread.
+const ADDRESS_BITS: u32 = 10;
+
+/// The cells of the series for `values` in `family`, if this thread remembers them under
+/// the addresses of these strings.
+#[inline]
+pub(crate) fn find_by_address(family: u64, values: &[&str]) -> Option<SlotRange> {
+    RESOLVED
+        .try_with(|resolved| resolved.try_borrow().ok()?.find_by_address(family, values))
+        .ok()
+        .flatten()
+}
+
+/// The cells of the series for `values` (whose hash is `hash`) in `family`, if this thread
+/// remembers them; the next [`find_by_address`] with these strings will find them.
+pub(crate) fn find_by_text(family: u64, hash: u64, values: &[&str]) -> Option<SlotRange> {
+    RESOLVED
+        .try_with(|resolved| {
+            resolved
+                .try_borrow_mut()
+                .ok()?
+                .find_by_text(family, hash, values)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers that `values` (whose hash is `hash`) resolve to `range` in `family`.
+pub(crate) fn remember(family: u64, hash: u64, range: SlotRange, values: &[&str]) {
+    let _ = RESOLVED.try_with(|resolved| {
+        if let Ok(mut resolved) = resolved.try_borrow_mut() {
+            resolved.insert(family, hash, range, values);
+        }
+    });
+}
+
+struct Resolved {
+    entries: Vec<Remembered>,
+    /// Indices into `entries`, by family and hash of the values.
+    by_text: HashTable<u32>,
+    /// Index + 1 into `entries` (0 for none), by family and addresses of the values;
+    /// allocated with the first entry.
+    by_address: Option<Box<[u32; 1 << ADDRESS_BITS]>>,
+}
+
+struct Remembered {
+    family: u64,
+    hash: u64,
+    range: SlotRange,
+    /// A copy of the values, so that a hit reads one buffer and not the family's series
+    /// storage: each value as its length (`u32`, little-endian) and then its bytes.
+    values: Box<[u8]>,
+}
+
+impl Resolved {
+    #[inline]
+    fn find_by_address(&self, family: u64, values: &[&str]) -> Option<SlotRange> {
+        let index = self.by_address.as_ref()?[address_slot(family, values)];
+        let entry = self.entries.get((index as usize).wrapping_sub(1))?;
+        (entry.family == family && entry.matches(values)).then_some(entry.range)
+    }
+
+    fn find_by_text(&mut self, family: u64, hash: u64, values: &[&str]) -> Option<SlotRange> {
+        let entries = &self.entries;
+        let index = *self.by_text.find(text_key(family, hash), |&i| {
+            let entry = &entries[i as usize];
+            entry.family == family && entry.hash == hash && entry.matches(values)
+        })?;
+        if let Some(table) = &mut self.by_address {
+            table[address_slot(family, values)] = index + 1;
+        }
+        Some(entries[index as usize].range)
+    }
+
+    fn insert(&mut self, family: u64, hash: u64, range: SlotRange, values: &[&str]) {
+        if self.entries.len() >= CAPACITY {
+            self.entries.clear();
+            self.by_text.clear();
+            if let Some(table) = &mut self.by_address {
+                table.fill(0);
+            }
+        }
+        let index = self.entries.len() as u32;
+        self.entries
+            .push(Remembered::new(family, hash, range, values));
+        let entries = &self.entries;
+        self.by_text
+            .insert_unique(text_key(family, hash), index, |&i| {
+                let entry = &entries[i as usize];
+                text_key(entry.family, entry.hash)
+            });
+        self.by_address
+            .get_or_insert_with(|| Box::new([0; 1 << ADDRESS_BITS]))
+            [address_slot(family, values)] = index + 1;
+    }
+}
+
+impl Remembered {
+    fn new(family: u64, hash: u64, range: SlotRange, values: &[&str]) -> Self {
+        let mut encoded = Vec::with_capacity(values.iter().map(|v| 4 + v.len()).sum());
+        for value in values {
+            // The values of a series are at most `LabelValues::MAX_BYTES` (u32::MAX)
+            // together, which the family checked before it created the series.
+            encoded.extend_from_slice(&(value.len() as u32).to_le_bytes());
+            encoded.extend_from_slice(value.as_bytes());
+        }
+        Remembered {
+            family,
+            hash,
+            range,
+            values: encoded.into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn matches(&self, values: &[&str]) -> bool {
+        let mut rest = &*self.values;
+        for value in values {
+            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+                return false;
+            };
+            let len = u32::from_le_bytes(*len) as usize;
+            if len != value.len() || tail.len() < len {
+                return false;
+            }
+            let (stored, tail) = tail.split_at(len);
+            if !short_eq(stored, value.as_bytes()) {
+                return false;
+            }
+            rest = tail;
+        }
+        rest.is_empty()
+    }
+}
+
+/// The text table's hash for a family and a hash of values.
+fn text_key(family: u64, hash: u64) -> u64 {
+    hash ^ family.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The address table's slot for a family and the addresses of its values: the addresses
+/// rotated apart and folded together, then one multiplicative hash, whose top bits depend
+/// on every input bit.
+#[inline]
+fn address_slot(family: u64, values: &[&str]) -> usize {
+    let folded = values.iter().enumerate().fold(family, |h, (i, value)| {
+        h ^ (value.as_ptr() as u64).rotate_left(i as u32 * 13)
+    });
+    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - ADDRESS_BITS)) as usize
+}
+
+thread_local! {
+    static RESOLVED: RefCell<Resolved> = const {
+        RefCell::new(Resolved {
+            entries: Vec::new(),
+            by_text: HashTable::new(),
+            by_address: None,
+        })
+    };
+}
