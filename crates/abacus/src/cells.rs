@@ -56,6 +56,21 @@ pub(crate) struct SlotRange {
     pub(crate) offset: u16,
 }
 
+impl SlotRange {
+    /// The range in one word: the page above the offset's `PAGE_BITS` bits.
+    pub(crate) fn pack(self) -> u32 {
+        self.page << PAGE_BITS | u32::from(self.offset)
+    }
+
+    /// The range [`pack`](Self::pack) made this word from.
+    pub(crate) fn unpack(word: u32) -> Self {
+        SlotRange {
+            page: word >> PAGE_BITS,
+            offset: (word & (PAGE_SLOTS as u32 - 1)) as u16,
+        }
+    }
+}
+
 /// How a slot's 64 bits are summed when shards are merged.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum SlotKind {

@@ -8,6 +8,7 @@ use crate::cells::{CellSpace, SlotKind, SlotRange, SpaceRef};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
 use crate::resolved;
+use crate::series::SeriesStore;
 use crate::sync::{Arc, AtomicU64, Ordering::Relaxed, RwLock};
 use crate::Error;
 
@@ -57,9 +58,11 @@ impl KindSpec {
     }
 }
 
-/// One series: its label values and where its cells are in the registry's cell space.
-pub(crate) struct Series {
-    pub(crate) labels: LabelValues,
+/// A series as resolution hands it to handles: its number in its family (creation order)
+/// and where its cells are in the registry's cell space.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeriesId {
+    pub(crate) index: u32,
     pub(crate) range: SlotRange,
 }
 
@@ -79,11 +82,11 @@ pub(crate) struct FamilyCore {
     index: RwLock<Index>,
 }
 
-/// The series of a family in creation order, and a hash table of indices into them.
-#[derive(Default)]
+/// The series of a family in creation order, and a hash table of their numbers.
 struct Index {
+    /// Series numbers, by hash of their label values.
     table: HashTable<u32>,
-    series: Vec<Arc<Series>>,
+    series: SeriesStore,
 }
 
 impl FamilyCore {
@@ -95,6 +98,7 @@ impl FamilyCore {
         space: Arc<CellSpace>,
     ) -> Self {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let label_count = label_names.len();
         FamilyCore {
             id: NEXT_ID.fetch_add(1, Relaxed),
             name,
@@ -104,20 +108,23 @@ impl FamilyCore {
             spec,
             space: SpaceRef::new(space),
             hasher: DefaultHashBuilder::default(),
-            index: RwLock::new(Index::default()),
+            index: RwLock::new(Index {
+                table: HashTable::new(),
+                series: SeriesStore::new(label_count),
+            }),
         }
     }
 
     /// The series for `values`, created on first use.
-    pub(crate) fn resolve(&self, values: &[&str]) -> Result<Arc<Series>, Error> {
+    pub(crate) fn resolve(&self, values: &[&str]) -> Result<SeriesId, Error> {
         self.check_count(values)?;
         self.find_or_insert(self.hash(values), values)
     }
 
     /// The series for `values`, whose hash is `hash`: under the read lock if it exists.
-    fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<Arc<Series>, Error> {
+    fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<SeriesId, Error> {
         if let Some(found) = self.index.read().find(hash, values) {
-            return Ok(found.clone());
+            return Ok(found);
         }
         self.insert(hash, values)
     }
@@ -168,11 +175,11 @@ impl FamilyCore {
     }
 
     #[cold]
-    fn insert(&self, hash: u64, values: &[&str]) -> Result<Arc<Series>, Error> {
+    fn insert(&self, hash: u64, values: &[&str]) -> Result<SeriesId, Error> {
         let mut index = self.index.write();
         // Another thread may have created it between our read and write lock.
         if let Some(found) = index.find(hash, values) {
-            return Ok(found.clone());
+            return Ok(found);
         }
         if let Some(value) = values.iter().find(|v| v.contains('\r')) {
             return Err(Error::CarriageReturn {
@@ -188,23 +195,36 @@ impl FamilyCore {
             });
         }
         let range = self.space.allocate(&self.slots)?;
-        let series = Arc::new(Series {
-            labels: LabelValues::new(values),
+        let Index { table, series } = &mut *index;
+        let number = series.push(range, values, &self.hasher);
+        table.insert_unique(hash, number, |&i| series.hash(i, &self.hasher));
+        Ok(SeriesId {
+            index: number,
             range,
-        });
-        let position = index.series.len() as u32;
-        index.series.push(series.clone());
-        let Index { table, series: all } = &mut *index;
-        let hasher = &self.hasher;
-        table.insert_unique(hash, position, |&i| {
-            hash_values(hasher, all[i as usize].labels.iter())
-        });
-        Ok(series)
+        })
     }
 
-    /// Appends every series to `out`, in creation order.
-    pub(crate) fn series_into(&self, out: &mut Vec<Arc<Series>>) {
-        out.extend(self.index.read().series.iter().cloned());
+    /// Appends, for every series in creation order, where its cells are to `ranges` and
+    /// its label values to `labels` (encoded as [`LabelValues`], one after another), with
+    /// the end of each in `labels` to `label_ends`.
+    pub(crate) fn series_into(
+        &self,
+        ranges: &mut Vec<SlotRange>,
+        labels: &mut Vec<u8>,
+        label_ends: &mut Vec<usize>,
+    ) {
+        let index = self.index.read();
+        for number in 0..index.series.len() as u32 {
+            ranges.push(index.series.range(number));
+            LabelValues::encode(labels, index.series.values(number));
+            label_ends.push(labels.len());
+        }
+    }
+
+    /// The label values of one series, for `Debug` output.
+    pub(crate) fn labels_of(&self, series: u32) -> Vec<String> {
+        let index = self.index.read();
+        index.series.values(series).map(str::to_owned).collect()
     }
 
     /// Whether a registration with these parameters would be this same family.
@@ -235,11 +255,12 @@ impl FamilyCore {
 }
 
 impl Index {
-    fn find(&self, hash: u64, values: &[&str]) -> Option<&Arc<Series>> {
-        let position = self
-            .table
-            .find(hash, |&i| self.series[i as usize].labels.matches(values))?;
-        self.series.get(*position as usize)
+    fn find(&self, hash: u64, values: &[&str]) -> Option<SeriesId> {
+        let &index = self.table.find(hash, |&i| self.series.matches(i, values))?;
+        Some(SeriesId {
+            index,
+            range: self.series.range(index),
+        })
     }
 }
 

@@ -5,41 +5,46 @@ use std::hash::{BuildHasher, Hasher};
 
 /// The label values of a series, in the order of its family's label names.
 ///
-/// They live in one allocation, sized to fit: the number of values and each value's length
-/// as LEB128 varints, then the values' bytes back to back. Three short values cost their
-/// bytes plus four, which matters when a process holds a million series.
-#[derive(Clone, PartialEq, Eq)]
+/// They are kept in one buffer: the number of values and each value's length as LEB128
+/// varints, then the values' bytes back to back.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct LabelValues {
-    encoded: Box<[u8]>,
+    encoded: Vec<u8>,
 }
 
 impl LabelValues {
     /// The most bytes the label values of one series may hold together.
     pub const MAX_BYTES: usize = u32::MAX as usize;
 
+    #[cfg(test)]
     pub(crate) fn new(values: &[&str]) -> Self {
-        if values.is_empty() {
-            return LabelValues {
-                encoded: Box::default(),
-            };
+        let mut encoded = Vec::new();
+        Self::encode(&mut encoded, values.iter().copied());
+        LabelValues { encoded }
+    }
+
+    /// Appends the encoding of `values` to `out`.
+    pub(crate) fn encode<'a>(
+        out: &mut Vec<u8>,
+        values: impl ExactSizeIterator<Item = &'a str> + Clone,
+    ) {
+        if values.len() == 0 {
+            return;
         }
-        // Sized exactly, so that boxing it does not reallocate.
-        let size = varint_len(values.len())
-            + values
-                .iter()
-                .map(|v| varint_len(v.len()) + v.len())
-                .sum::<usize>();
-        let mut encoded = Vec::with_capacity(size);
-        push_varint(&mut encoded, values.len());
+        push_varint(out, values.len());
+        for value in values.clone() {
+            push_varint(out, value.len());
+        }
         for value in values {
-            push_varint(&mut encoded, value.len());
+            out.extend_from_slice(value.as_bytes());
         }
-        for value in values {
-            encoded.extend_from_slice(value.as_bytes());
-        }
-        LabelValues {
-            encoded: encoded.into_boxed_slice(),
-        }
+    }
+
+    /// Replaces the values with those `encoded` holds, as [`encode`](Self::encode) wrote
+    /// them, reusing this buffer.
+    pub(crate) fn set_encoded(&mut self, encoded: &[u8]) {
+        self.encoded.clear();
+        self.encoded.extend_from_slice(encoded);
     }
 
     /// The number of values.
@@ -61,38 +66,6 @@ impl LabelValues {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
         self.raw()
             .map(|bytes| std::str::from_utf8(bytes).unwrap_or_default())
-    }
-
-    /// Whether these are exactly `values`; compares bytes, with no UTF-8 check.
-    ///
-    /// This is the per-call recording path's equality check, so it makes one pass: the
-    /// count and every length from the header first, which rejects most mismatches
-    /// without touching the text, then the text.
-    #[inline]
-    pub(crate) fn matches(&self, values: &[&str]) -> bool {
-        let encoded = &*self.encoded;
-        let mut pos = 0;
-        if read_varint(encoded, &mut pos) != values.len() {
-            return false;
-        }
-        let mut total = 0;
-        for value in values {
-            if read_varint(encoded, &mut pos) != value.len() {
-                return false;
-            }
-            total += value.len();
-        }
-        let Some(mut text) = encoded.get(pos..) else {
-            return false;
-        };
-        if text.len() != total {
-            return false;
-        }
-        values.iter().all(|value| {
-            let (this, rest) = text.split_at(value.len());
-            text = rest;
-            short_eq(this, value.as_bytes())
-        })
     }
 
     fn raw(&self) -> RawValues<'_> {
@@ -140,11 +113,6 @@ impl<'a> Iterator for RawValues<'a> {
 
 impl ExactSizeIterator for RawValues<'_> {}
 
-/// How many bytes `push_varint` writes for `n`.
-fn varint_len(n: usize) -> usize {
-    (usize::BITS - (n | 1).leading_zeros()).div_ceil(7) as usize
-}
-
 fn push_varint(out: &mut Vec<u8>, mut n: usize) {
     while n >= 0x80 {
         out.push(n as u8 | 0x80);
@@ -179,32 +147,6 @@ fn read_long_varint(bytes: &[u8], pos: &mut usize) -> usize {
         shift += 7;
     }
     n
-}
-
-/// `a == b`, inlined: label values are mostly a few bytes long, where a call to `memcmp`
-/// costs more than the comparison. Two overlapping loads cover any length from 4 to 16.
-#[inline]
-pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 8)
-            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
-    };
-    let half = |s: &[u8], at: usize| {
-        s.get(at..at + 4)
-            .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
-    };
-    match len {
-        0 => true,
-        // The first, middle and last bytes are every byte of a value this short.
-        1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
-        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
-        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
-        _ => a == b,
-    }
 }
 
 /// Hashes a tuple of label values: one `write` per value, which the hasher (foldhash)
@@ -243,29 +185,19 @@ mod tests {
         assert_eq!(labels.iter().collect::<Vec<_>>(), values);
         assert_eq!(labels.get(4), Some(values[4]));
         assert_eq!(labels.get(values.len()), None);
-        assert!(labels.matches(&values));
     }
 
     #[test]
-    fn a_value_split_differently_does_not_match() {
+    fn a_value_split_differently_is_different() {
         let labels = LabelValues::new(&["ab", "c"]);
-        assert!(!labels.matches(&["a", "bc"]));
-        assert!(!labels.matches(&["ab"]));
-        assert!(!labels.matches(&["ab", "c", ""]));
-        assert!(labels.matches(&["ab", "c"]));
+        assert_ne!(labels, LabelValues::new(&["a", "bc"]));
+        assert_ne!(labels, LabelValues::new(&["ab"]));
+        assert_ne!(labels, LabelValues::new(&["ab", "c", ""]));
+        assert_eq!(labels.iter().collect::<Vec<_>>(), ["ab", "c"]);
     }
 
     #[test]
-    fn varint_lengths_match_what_is_written() {
-        for n in [0, 1, 127, 128, 16_383, 16_384, usize::MAX] {
-            let mut out = Vec::new();
-            super::push_varint(&mut out, n);
-            assert_eq!(super::varint_len(n), out.len(), "{n}");
-        }
-    }
-
-    #[test]
-    fn no_values_take_no_allocation() {
+    fn no_values_encode_to_nothing() {
         let labels = LabelValues::new(&[]);
         assert!(labels.is_empty());
         assert_eq!(labels.len(), 0);

@@ -56,6 +56,7 @@ mod metrics;
 mod name;
 mod registry;
 mod resolved;
+mod series;
 mod snapshot;
 mod sync;
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::cells::{bump_owned, Page, Shard, SlotRange, SpaceRef, PAGE_SLOTS};
-use crate::family::{FamilyCore, KindSpec, Series};
+use crate::family::{FamilyCore, KindSpec, SeriesId};
 use crate::sync::{Arc, Ordering::Relaxed};
 
 /// A handle type a [`Family`](crate::Family) resolves to. Implemented by the handles of
@@ -16,7 +16,7 @@ mod sealed {
 }
 
 /// Builds a handle of type `M` for a series of a family.
-pub(crate) type MakeHandle<M> = fn(&FamilyCore, Arc<Series>) -> M;
+pub(crate) type MakeHandle<M> = fn(&Arc<FamilyCore>, SeriesId) -> M;
 
 /// The parts of a handle to per-thread slots, copied out of the series so that recording
 /// follows as few pointers as possible.
@@ -24,15 +24,15 @@ pub(crate) type MakeHandle<M> = fn(&FamilyCore, Arc<Series>) -> M;
 struct SlotHandle {
     space: SpaceRef,
     range: SlotRange,
-    series: Arc<Series>,
+    series: SeriesOf,
 }
 
 impl SlotHandle {
-    fn new(family: &FamilyCore, series: Arc<Series>) -> Self {
+    fn new(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         SlotHandle {
             space: family.space.clone(),
             range: series.range,
-            series,
+            series: SeriesOf::new(family, series),
         }
     }
 
@@ -49,8 +49,29 @@ impl SlotHandle {
 impl fmt::Debug for SlotHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Series")
-            .field("labels", &self.series.labels)
+            .field("labels", &self.series.labels())
             .finish_non_exhaustive()
+    }
+}
+
+/// The family and number of a handle's series: what `Debug` shows, and what keeps the
+/// family (and its registry's cells) alive while the handle lives.
+#[derive(Clone)]
+struct SeriesOf {
+    family: Arc<FamilyCore>,
+    index: u32,
+}
+
+impl SeriesOf {
+    fn new(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
+        SeriesOf {
+            family: family.clone(),
+            index: series.index,
+        }
+    }
+
+    fn labels(&self) -> Vec<String> {
+        self.family.labels_of(self.index)
     }
 }
 
@@ -110,7 +131,7 @@ pub struct LocalCounter {
     page: Arc<Page>,
     offset: usize,
     shard: Arc<Shard>,
-    _series: Arc<Series>,
+    _series: SeriesOf,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -253,15 +274,15 @@ pub struct FloatGauge(SharedWord);
 struct SharedWord {
     page: Arc<Page>,
     offset: usize,
-    series: Arc<Series>,
+    series: SeriesOf,
 }
 
 impl SharedWord {
-    fn new(family: &FamilyCore, series: Arc<Series>) -> Self {
+    fn new(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         SharedWord {
             page: family.space.shared_page(series.range.page),
             offset: series.range.offset as usize,
-            series,
+            series: SeriesOf::new(family, series),
         }
     }
 
@@ -340,7 +361,7 @@ impl FloatGauge {
 impl fmt::Debug for Gauge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gauge")
-            .field("labels", &self.0.series.labels)
+            .field("labels", &self.0.series.labels())
             .finish_non_exhaustive()
     }
 }
@@ -348,19 +369,19 @@ impl fmt::Debug for Gauge {
 impl fmt::Debug for FloatGauge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FloatGauge")
-            .field("labels", &self.0.series.labels)
+            .field("labels", &self.0.series.labels())
             .finish_non_exhaustive()
     }
 }
 
 impl Counter {
-    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+    pub(crate) fn from_series(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         Counter(SlotHandle::new(family, series))
     }
 }
 
 impl FixedCounter {
-    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+    pub(crate) fn from_series(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         let decimals = match family.spec {
             KindSpec::Fixed { decimals } => decimals,
             _ => 0,
@@ -373,7 +394,7 @@ impl FixedCounter {
 }
 
 impl Histogram {
-    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+    pub(crate) fn from_series(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         let bounds = match &family.spec {
             KindSpec::Histogram { bounds } => bounds.clone(),
             _ => Arc::from(Vec::new()),
@@ -386,13 +407,13 @@ impl Histogram {
 }
 
 impl Gauge {
-    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+    pub(crate) fn from_series(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         Gauge(SharedWord::new(family, series))
     }
 }
 
 impl FloatGauge {
-    pub(crate) fn from_series(family: &FamilyCore, series: Arc<Series>) -> Self {
+    pub(crate) fn from_series(family: &Arc<FamilyCore>, series: SeriesId) -> Self {
         FloatGauge(SharedWord::new(family, series))
     }
 }

@@ -3,14 +3,16 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use crate::cells::SlotRange;
 use crate::cells::{CellSpace, PAGE_SLOTS};
-use crate::family::{FamilyCore, KindSpec, Series};
+use crate::family::{FamilyCore, KindSpec};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
 use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
 use crate::sync::{Arc, RwLock};
 use crate::{
-    BucketError, Counter, Error, Family, FixedCounter, FloatGauge, Gauge, Histogram, Metric,
+    BucketError, Counter, Error, Family, FixedCounter, FloatGauge, Gauge, Histogram, LabelValues,
+    Metric,
 };
 
 /// What a family is called, what it means and which labels it takes.
@@ -385,7 +387,12 @@ impl Registry {
 #[derive(Default)]
 pub struct VisitBuffers {
     families: Vec<Arc<FamilyCore>>,
-    series: Vec<Arc<Series>>,
+    ranges: Vec<SlotRange>,
+    /// The label values of a family's series, encoded one after another.
+    labels: Vec<u8>,
+    label_ends: Vec<usize>,
+    /// The label values of the series being visited.
+    current: LabelValues,
     counts: Vec<u64>,
     floats: Vec<f64>,
 }
@@ -398,15 +405,20 @@ impl fmt::Debug for VisitBuffers {
 
 fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
     let VisitBuffers {
-        series,
+        ranges,
+        labels,
+        label_ends,
+        current,
         counts,
         floats,
         ..
     } = buffers;
-    series.clear();
+    ranges.clear();
+    labels.clear();
+    label_ends.clear();
     counts.clear();
     floats.clear();
-    family.series_into(series);
+    family.series_into(ranges, labels, label_ends);
     let bounds: &[f64] = match &family.spec {
         KindSpec::Histogram { bounds } => bounds,
         _ => &[],
@@ -414,18 +426,18 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
     // Read every value under the shard lock, then call the visitor without it.
     {
         let reader = family.space.reader();
-        for s in series.iter() {
+        for &range in ranges.iter() {
             match &family.spec {
                 KindSpec::Histogram { .. } => {
                     let mut cumulative = 0u64;
                     for bucket in 0..=bounds.len() {
-                        cumulative = cumulative.saturating_add(reader.count(s.range, bucket));
+                        cumulative = cumulative.saturating_add(reader.count(range, bucket));
                         counts.push(cumulative);
                     }
-                    floats.push(reader.float(s.range, bounds.len() + 1));
+                    floats.push(reader.float(range, bounds.len() + 1));
                 }
-                KindSpec::Counter | KindSpec::Fixed { .. } => counts.push(reader.count(s.range, 0)),
-                KindSpec::Gauge | KindSpec::FloatGauge => counts.push(reader.shared(s.range, 0)),
+                KindSpec::Counter | KindSpec::Fixed { .. } => counts.push(reader.count(range, 0)),
+                KindSpec::Gauge | KindSpec::FloatGauge => counts.push(reader.shared(range, 0)),
             }
         }
     }
@@ -439,7 +451,10 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
     });
     // A histogram series has one cumulative count per bucket; other kinds have one value.
     let per_series = bounds.len() + 1;
-    for (i, s) in series.iter().enumerate() {
+    let mut start = 0;
+    for (i, &end) in label_ends.iter().enumerate() {
+        current.set_encoded(&labels[start..end]);
+        start = end;
         let value = match &family.spec {
             KindSpec::Counter => Value::Counter(counts[i]),
             KindSpec::Fixed { decimals } => Value::Fixed {
@@ -453,7 +468,6 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
                 sum: floats[i],
             }),
         };
-        visitor.series(&s.labels, value);
+        visitor.series(current, value);
     }
-    series.clear();
 }

@@ -19,7 +19,6 @@ use std::cell::RefCell;
 use hashbrown::HashTable;
 
 use crate::cells::SlotRange;
-use crate::labels::short_eq;
 
 /// Entries per thread before the memory of resolutions starts over.
 const CAPACITY: usize = 4096;
@@ -173,6 +172,32 @@ fn address_slot(family: u64, values: &[&str]) -> usize {
         h ^ (value.as_ptr() as u64).rotate_left(i as u32 * 13)
     });
     (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - ADDRESS_BITS)) as usize
+}
+
+/// `a == b`, inlined: label values are mostly a few bytes long, where a call to `memcmp`
+/// costs more than the comparison. Two overlapping loads cover any length from 4 to 16.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let len = a.len();
+    if len != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4)
+            .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    match len {
+        0 => true,
+        // The first, middle and last bytes are every byte of a value this short.
+        1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
+        _ => a == b,
+    }
 }
 
 thread_local! {

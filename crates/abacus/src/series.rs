@@ -1,0 +1,174 @@
+//! A family's series, stored compactly: a few `u32` words per series.
+//!
+//! A proxy's families hold many series that share few distinct values: 1,000 tenants
+//! times 10 routes times 10 statuses is 100,000 series but only 1,020 strings. So each
+//! distinct value is kept once per family and a series is its cells' location plus one
+//! id per label value, in fixed-size chunks that never move or reallocate as a whole.
+//! Per series that is 16 bytes for three labels, against 40 or more for a heap record
+//! with its own copy of the values.
+
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::cells::SlotRange;
+use crate::labels::hash_values;
+
+/// Words in a full chunk of series records: 16 KiB.
+const CHUNK_WORDS: usize = 4096;
+
+/// The series of one family, in creation order.
+pub(crate) struct SeriesStore {
+    /// Words per series: the packed slot range, then one string id per label value.
+    stride: usize,
+    /// Series per chunk.
+    per_chunk: usize,
+    /// Every chunk but the last is full; the last grows as series are added.
+    chunks: Vec<Vec<u32>>,
+    len: usize,
+    strings: Interner,
+}
+
+/// Every distinct label value of a family, once.
+struct Interner {
+    strings: Vec<Box<str>>,
+    /// Indices into `strings`, by hash of the text.
+    by_text: HashTable<u32>,
+}
+
+impl SeriesStore {
+    pub(crate) fn new(label_count: usize) -> Self {
+        let stride = 1 + label_count;
+        SeriesStore {
+            stride,
+            per_chunk: (CHUNK_WORDS / stride).max(1),
+            chunks: Vec::new(),
+            len: 0,
+            strings: Interner {
+                strings: Vec::new(),
+                by_text: HashTable::new(),
+            },
+        }
+    }
+
+    /// The number of series.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Adds a series and returns its number. The caller checked that it is new.
+    pub(crate) fn push(
+        &mut self,
+        range: SlotRange,
+        values: &[&str],
+        hasher: &DefaultHashBuilder,
+    ) -> u32 {
+        debug_assert_eq!(values.len() + 1, self.stride);
+        if self.len % self.per_chunk == 0 {
+            self.chunks.push(Vec::new());
+        }
+        let Self {
+            chunks, strings, ..
+        } = self;
+        let chunk = chunks
+            .last_mut()
+            .unwrap_or_else(|| unreachable!("pushed above"));
+        chunk.push(range.pack());
+        for value in values {
+            chunk.push(strings.intern(value, hasher));
+        }
+        self.len += 1;
+        (self.len - 1) as u32
+    }
+
+    fn record(&self, series: u32) -> &[u32] {
+        let series = series as usize;
+        let chunk = &self.chunks[series / self.per_chunk];
+        let start = series % self.per_chunk * self.stride;
+        &chunk[start..start + self.stride]
+    }
+
+    /// Where the cells of `series` are.
+    pub(crate) fn range(&self, series: u32) -> SlotRange {
+        SlotRange::unpack(self.record(series)[0])
+    }
+
+    /// The label values of `series`, in the order of the family's label names.
+    pub(crate) fn values(&self, series: u32) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.record(series)[1..]
+            .iter()
+            .map(|&id| &*self.strings.strings[id as usize])
+    }
+
+    /// Whether `series` has exactly these label values.
+    pub(crate) fn matches(&self, series: u32, values: &[&str]) -> bool {
+        self.values(series)
+            .zip(values)
+            .all(|(stored, value)| stored == *value)
+    }
+
+    /// The hash of the values of `series`, as [`hash_values`] computes it from the text.
+    pub(crate) fn hash(&self, series: u32, hasher: &DefaultHashBuilder) -> u64 {
+        hash_values(hasher, self.values(series))
+    }
+}
+
+impl Interner {
+    /// The id of `value`, added if it is new.
+    fn intern(&mut self, value: &str, hasher: &DefaultHashBuilder) -> u32 {
+        let hash = hasher.hash_one(value);
+        let strings = &self.strings;
+        if let Some(&id) = self
+            .by_text
+            .find(hash, |&id| &*strings[id as usize] == value)
+        {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(value.into());
+        let strings = &self.strings;
+        self.by_text
+            .insert_unique(hash, id, |&id| hasher.hash_one(&*strings[id as usize]));
+        id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_read_back_across_chunks_and_share_their_strings() {
+        let hasher = DefaultHashBuilder::default();
+        let mut store = SeriesStore::new(2);
+        let total = CHUNK_WORDS + 7;
+        let values = |i: usize| [format!("tenant-{}", i % 10), format!("{i}")];
+        for i in 0..total {
+            let [a, b] = values(i);
+            let range = SlotRange {
+                page: (i / 1024) as u32,
+                offset: (i % 1024) as u16,
+            };
+            assert_eq!(store.push(range, &[&a, &b], &hasher), i as u32);
+        }
+        assert_eq!(store.len(), total);
+        assert!(store.chunks.len() > 1);
+        // Ten tenants and `total` distinct numbers, each kept once.
+        assert_eq!(store.strings.strings.len(), 10 + total);
+        for i in [0, 1, store.per_chunk - 1, store.per_chunk, total - 1] {
+            let [a, b] = values(i);
+            assert_eq!(
+                store.values(i as u32).collect::<Vec<_>>(),
+                [a.as_str(), b.as_str()]
+            );
+            assert!(store.matches(i as u32, &[&a, &b]));
+            assert!(!store.matches(i as u32, &[&a, "other"]));
+            assert_eq!(store.range(i as u32).page, (i / 1024) as u32);
+            assert_eq!(store.range(i as u32).offset, (i % 1024) as u16);
+            assert_eq!(
+                store.hash(i as u32, &hasher),
+                hash_values(&hasher, [a.as_str(), b.as_str()])
+            );
+        }
+    }
+}
