@@ -27,6 +27,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ptr;
 
 use crossbeam_utils::CachePadded;
@@ -236,10 +237,16 @@ fn fold_float(
     }
 }
 
-/// A page to record into, and whether the calling thread is its only writer.
-pub(crate) struct Cells<'a> {
-    page: &'a Page,
-    shared: bool,
+/// Where a record goes: a page the calling thread alone writes, a page shared by all
+/// threads, or (for a record made while this thread creates a page) the thread's list of
+/// pending records.
+pub(crate) enum Cells<'a> {
+    Owned(&'a Page),
+    Shared(&'a Page),
+    Pending {
+        space: &'a Arc<CellSpace>,
+        page: u32,
+    },
 }
 
 impl Cells<'_> {
@@ -248,23 +255,113 @@ impl Cells<'_> {
     pub(crate) fn bump(&self, offset: usize, n: u64) {
         // Offsets come from the allocator and are below PAGE_SLOTS; the mask only spares
         // the bounds check.
-        let cell = &self.page[offset & (PAGE_SLOTS - 1)];
-        if self.shared {
-            bump_shared(cell, n)
-        } else {
-            bump_owned(cell, n)
+        let offset = offset & (PAGE_SLOTS - 1);
+        match *self {
+            Cells::Owned(page) => bump_owned(&page[offset], n),
+            Cells::Shared(page) => bump_shared(&page[offset], n),
+            Cells::Pending { space, page } => defer(space, page, offset, Delta::Count(n)),
         }
     }
 
     /// Adds `v` to the float slot at `offset` of the page.
     #[inline]
     pub(crate) fn add_float(&self, offset: usize, v: f64) {
-        let cell = &self.page[offset & (PAGE_SLOTS - 1)];
-        if self.shared {
-            add_float_shared(cell, v)
-        } else {
-            add_float_owned(cell, v)
+        let offset = offset & (PAGE_SLOTS - 1);
+        match *self {
+            Cells::Owned(page) => add_float_owned(&page[offset], v),
+            Cells::Shared(page) => add_float_shared(&page[offset], v),
+            Cells::Pending { space, page } => defer(space, page, offset, Delta::Float(v)),
         }
+    }
+}
+
+/// A record that waits for the page it belongs to.
+struct PendingRecord {
+    /// Taken out and dropped when the record is replayed. `ManuallyDrop` leaves `PENDING`
+    /// without a destructor, so that it keeps working while the thread's other locals are
+    /// torn down, when a thread's exit folds its shard and may defer records.
+    space: ManuallyDrop<Arc<CellSpace>>,
+    page: u32,
+    offset: usize,
+    delta: Delta,
+}
+
+#[derive(Clone, Copy)]
+enum Delta {
+    Count(u64),
+    Float(f64),
+}
+
+/// Records made while this thread creates a page, at most [`PENDING_CAPACITY`].
+struct Pending {
+    records: [Option<PendingRecord>; PENDING_CAPACITY],
+    len: usize,
+}
+
+/// Creating a shard and a page makes about five allocations; a global allocator that
+/// records a few metrics for each stays well within this.
+const PENDING_CAPACITY: usize = 32;
+
+/// Keeps a record for when the outermost [`diverting`] section of this thread ends.
+fn defer(space: &Arc<CellSpace>, page: u32, offset: usize, delta: Delta) {
+    // TODO: a record is lost if more than PENDING_CAPACITY arrive during one page's
+    // creation.
+    let _ = PENDING.try_with(|pending| {
+        let Ok(mut pending) = pending.try_borrow_mut() else {
+            return;
+        };
+        let len = pending.len;
+        if let Some(free) = pending.records.get_mut(len) {
+            *free = Some(PendingRecord {
+                space: ManuallyDrop::new(space.clone()),
+                page,
+                offset,
+                delta,
+            });
+            pending.len += 1;
+        }
+    });
+}
+
+/// Runs `create`, which allocates, with this thread's records diverted.
+///
+/// A record made meanwhile (by a global allocator that counts its allocations, say) must
+/// not re-enter the creation in progress, which would wait on itself. It writes a shared
+/// page that already exists or waits in `PENDING`, and the outermost section replays it
+/// once nothing is being created.
+fn diverting<R>(create: impl FnOnce() -> R) -> R {
+    let outermost = !IN_SLOW_PATH.with(|flag| flag.replace(true));
+    let created = create();
+    if outermost {
+        IN_SLOW_PATH.with(|flag| flag.set(false));
+        replay_pending();
+    }
+    created
+}
+
+fn replay_pending() {
+    // One at a time, with no borrow held: replaying records, and may defer again.
+    while let Some(record) = PENDING
+        .try_with(|pending| {
+            let mut pending = pending.try_borrow_mut().ok()?;
+            let last = pending.len.checked_sub(1)?;
+            pending.len = last;
+            pending.records[last].take()
+        })
+        .ok()
+        .flatten()
+    {
+        let PendingRecord {
+            space,
+            page,
+            offset,
+            delta,
+        } = record;
+        let space = ManuallyDrop::into_inner(space);
+        space.record_slow(page, move |cells| match delta {
+            Delta::Count(n) => cells.bump(offset, n),
+            Delta::Float(v) => cells.add_float(offset, v),
+        });
     }
 }
 
@@ -277,8 +374,9 @@ pub(crate) struct CellSpace {
     shards: RwLock<Vec<Arc<Shard>>>,
     /// The shared cells: what exited threads recorded, what is recorded where a thread's
     /// own shard cannot be used (during its teardown, or from inside the creation of its
-    /// shard or a page), and the gauges' words. Written with atomic read-modify-writes,
-    /// and its pages are allocated with the slots, at registration.
+    /// shard or a page), and the gauges' words. Written with atomic read-modify-writes.
+    /// Its pages are created when first needed, so a registry whose threads live on pays
+    /// for one copy of its counters per recording thread and no more.
     retired: Shard,
 }
 
@@ -338,43 +436,38 @@ impl CellSpace {
             page: (first / PAGE_SLOTS) as u32,
             offset: (first % PAGE_SLOTS) as u16,
         };
-        // The shared fallback of `record_slow` must never allocate (it serves recording
-        // from inside an allocator), so the page it writes exists before any handle does.
-        self.retired.page(range.page);
         Ok(range)
     }
 
     #[cold]
     #[inline(never)]
     pub(crate) fn record_slow(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
-        // A record made while this one creates a shard or a page (a global allocator that
-        // counts its allocations, say) must not re-enter that creation: it would wait on
-        // itself. It writes the shared page, which exists since registration.
-        let reentered = IN_SLOW_PATH
-            .try_with(|flag| flag.replace(true))
-            .unwrap_or(true);
-        if reentered {
-            if let Some(shared) = self.retired.existing_page(page) {
-                record(Cells {
-                    page: shared,
-                    shared: true,
-                });
-            }
-            return;
+        if IN_SLOW_PATH.with(Cell::get) {
+            // Made while this thread creates a shard or a page: see `diverting`.
+            return match self.retired.existing_page(page) {
+                Some(shared) => record(Cells::Shared(shared)),
+                None => record(Cells::Pending { space: self, page }),
+            };
         }
-        match self.local_shard() {
-            Some(shard) => record(Cells {
-                page: shard.page(page),
-                shared: false,
-            }),
+        let shard = diverting(|| {
+            let shard = self.local_shard()?;
+            shard.page(page);
+            Some(shard)
+        });
+        match &shard {
+            Some(shard) => record(Cells::Owned(shard.page(page))),
             // This thread's storage is being torn down (a destructor of another
             // thread-local is recording): write the shared cells atomically.
-            None => record(Cells {
-                page: self.retired.page(page),
-                shared: true,
-            }),
+            None => record(Cells::Shared(self.retired_page(page))),
         }
-        let _ = IN_SLOW_PATH.try_with(|flag| flag.set(false));
+    }
+
+    /// The shared page for `page`, created on first use.
+    fn retired_page(self: &Arc<Self>, page: u32) -> &Arc<Page> {
+        match self.retired.existing_page(page) {
+            Some(shared) => shared,
+            None => diverting(|| self.retired.page(page)),
+        }
     }
 
     /// The calling thread's shard for this space, created on first use. `None` while the
@@ -400,7 +493,13 @@ impl CellSpace {
     }
 
     /// Folds a shard that nobody writes any more into `retired` and forgets it.
-    fn retire(&self, shard: &Arc<Shard>) {
+    fn retire(self: &Arc<Self>, shard: &Arc<Shard>) {
+        // The shared pages the fold writes are created first, outside the locks.
+        for (page_index, page) in shard.pages.iter().enumerate() {
+            if page.get().is_some() {
+                self.retired_page(page_index as u32);
+            }
+        }
         // The allocator before the shard list, as everywhere: `allocate` allocates under
         // its lock, and a global allocator that records may then create a shard, which
         // takes the list's.
@@ -431,8 +530,8 @@ impl CellSpace {
     }
 
     /// The page holding the shared words ([`SlotKind::Shared`]) of `page`.
-    pub(crate) fn shared_page(&self, page: u32) -> Arc<Page> {
-        self.retired.page(page).clone()
+    pub(crate) fn shared_page(self: &Arc<Self>, page: u32) -> Arc<Page> {
+        self.retired_page(page).clone()
     }
 
     /// Locks out folding while a scrape sums slots; see the module docs.
@@ -481,10 +580,7 @@ impl SpaceRef {
             // Only the page's first use on this thread leaves the fast path, and then as a
             // tail call, so the fast path saves no registers.
             if let Some(page) = directory[page as usize & (MAX_PAGES - 1)].get() {
-                return record(Cells {
-                    page,
-                    shared: false,
-                });
+                return record(Cells::Owned(page));
             }
         }
         self.space.record_slow(page, record);
@@ -593,8 +689,12 @@ thread_local! {
     /// `LOCAL` owns what it points to.
     static LAST: Cell<(u64, *const Directory)> = const { Cell::new((0, ptr::null())) };
 
-    /// Set while this thread is in `record_slow`, which may allocate.
+    /// Set while this thread creates a shard or a page: see `diverting`.
     static IN_SLOW_PATH: Cell<bool> = const { Cell::new(false) };
+
+    static PENDING: RefCell<Pending> = const {
+        RefCell::new(Pending { records: [const { None }; PENDING_CAPACITY], len: 0 })
+    };
 }
 
 // Small enough to run under Miri, which checks the fast path's one unsafe block: every
