@@ -343,6 +343,26 @@ fn labels_per_call(c: &mut Criterion) {
         });
     });
 
+    // The same macro on this project's recorder, with the same harness.
+    let facade = abacus_metrics::PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&facade, || {
+        for values in &series {
+            let [route, method, status, region] = *values;
+            metrics::counter!("requests_total", "route" => route, "method" => method,
+                "status" => status, "region" => region)
+            .increment(1);
+        }
+        group.bench_function("abacus-metrics: counter! macro", |b| {
+            b.iter(|| {
+                i = if i + 1 == n { 0 } else { i + 1 };
+                let [route, method, status, region] = *black_box(&series[i]);
+                metrics::counter!("requests_total", "route" => route, "method" => method,
+                    "status" => status, "region" => region)
+                .increment(1)
+            })
+        });
+    });
+
     let fixed = measured::CounterVec::with_label_set(fixed_four_set());
     for values in &series {
         fixed.inc(fixed_four(*values));
@@ -378,6 +398,13 @@ fn labels_per_call(c: &mut Criterion) {
         .sum();
     assert!(prom_total >= n as u64, "{prom_total}");
     assert_eq!(fixed.get_cardinality().0, n);
+    let facade_series = facade
+        .handle()
+        .render()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .count();
+    assert_eq!(facade_series, n);
     assert_eq!(dynamic.get_label_set().route.len(), ROUTES.len());
 }
 

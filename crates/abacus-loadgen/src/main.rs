@@ -4,10 +4,12 @@
 //!
 //! `--backend prometheus` records the same replay through the `prometheus` crate instead,
 //! resolving label values on every call as the original gateway did: the benchmark suite
-//! times both.
+//! times both. `--backend facade` records it through the `metrics` facade's macros, with
+//! `abacus-metrics` as the global recorder.
 
 mod check;
 mod expected;
+mod facade;
 mod gateway;
 mod prom;
 mod trace;
@@ -26,7 +28,7 @@ use crate::trace::Request;
 
 const USAGE: &str = "\
 usage: abacus-loadgen [--threads N] [--repeat R] [--listen ADDR] [--hold SECS]
-                      [--trace FILE]... [--backend abacus|prometheus] [--json]
+                      [--trace FILE]... [--backend abacus|facade|prometheus] [--json]
 
 Replays the bundled Azure LLM inference trace (or the given --trace files) R times as
 gateway traffic on N threads, serving /metrics on ADDR meanwhile, then checks the served
@@ -39,8 +41,10 @@ totals against sums computed from the trace. Exits 1 if any total differs.
   --trace FILE   a trace CSV; repeatable; the name must contain _code or _conv
                  (default: the two files in data/azure-llm-2023/ of the checkout
                  this binary was built from)
-  --backend B    record through abacus (default) or through the prometheus crate
-                 with with_label_values on every call, for comparison
+  --backend B    record through abacus handles (default); through the metrics
+                 facade's macros on the abacus-metrics recorder (facade); or through
+                 the prometheus crate with with_label_values on every call
+                 (prometheus). The last two record the gateway_* families only
   --json         print the final summary as one JSON line";
 
 const DEFAULT_REPEAT: u64 = 12_000;
@@ -53,6 +57,8 @@ const PROGRESS_BATCH: usize = 4096;
 enum Backend {
     /// abacus handles, resolved once per worker.
     Abacus,
+    /// The `metrics` macros on `abacus-metrics`, label values given on every call.
+    Facade,
     /// The `prometheus` crate, label values resolved on every call.
     Prometheus,
 }
@@ -61,6 +67,7 @@ impl Backend {
     fn name(self) -> &'static str {
         match self {
             Backend::Abacus => "abacus",
+            Backend::Facade => "facade",
             Backend::Prometheus => "prometheus",
         }
     }
@@ -72,9 +79,10 @@ impl std::str::FromStr for Backend {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "abacus" => Ok(Backend::Abacus),
+            "facade" => Ok(Backend::Facade),
             "prometheus" => Ok(Backend::Prometheus),
             _ => Err(format!(
-                "unknown backend {s:?}: expected abacus or prometheus"
+                "unknown backend {s:?}: expected abacus, facade or prometheus"
             )),
         }
     }
@@ -163,7 +171,8 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     if requests.is_empty() {
         return Err("the traces hold no requests".into());
     }
-    // The prometheus backend stands in for the original gateway's own families only.
+    // The facade and prometheus backends stand in for the original gateway's own families
+    // only.
     let with_inference = options.backend == Backend::Abacus;
     let expected = Expected::from_requests(&requests, options.repeat, with_inference);
 
@@ -173,6 +182,10 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
             let registry = Registry::new();
             let metrics = GatewayMetrics::register(&registry)?;
             (Metrics::Abacus(metrics), exporter.start(&registry))
+        }
+        Backend::Facade => {
+            let (metrics, handle) = facade::FacadeMetrics::install()?;
+            (Metrics::Facade(metrics), exporter.start(handle.registry()))
         }
         Backend::Prometheus => {
             let registry = prometheus::Registry::new();
@@ -288,9 +301,10 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     Ok(problems.is_empty())
 }
 
-/// The registered metrics of either backend.
+/// The registered metrics of the chosen backend.
 enum Metrics {
     Abacus(GatewayMetrics),
+    Facade(facade::FacadeMetrics),
     Prometheus(prom::PromMetrics),
 }
 
@@ -313,6 +327,11 @@ fn replay(
             let handles = metrics.resolve()?;
             replay_with(&mine, options.repeat, done, |request| {
                 handles.record(request)
+            });
+        }
+        Metrics::Facade(metrics) => {
+            replay_with(&mine, options.repeat, done, |request| {
+                metrics.record(request)
             });
         }
         Metrics::Prometheus(metrics) => {

@@ -155,6 +155,59 @@ fn the_prometheus_backend_replays_and_passes_the_same_self_check() {
 }
 
 #[test]
+fn the_facade_backend_replays_through_the_macros_and_passes_the_self_check_and_validators() {
+    let tool = check_exposition();
+    let child = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--threads",
+            "2",
+            "--repeat",
+            "2",
+            "--backend",
+            "facade",
+            "--hold",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the main job starts");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout)
+        .lines()
+        .map(|l| l.expect("utf-8 output"));
+    let first = lines.next().expect("a first line naming the backend");
+    assert!(first.contains("through facade"), "{first}");
+    let url = first
+        .split_whitespace()
+        .find(|word| word.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("no /metrics URL in {first:?}"))
+        .to_owned();
+    let mut summary = Vec::new();
+    for line in lines.by_ref() {
+        let done = line.starts_with("self-check:");
+        summary.push(line);
+        if done {
+            break;
+        }
+    }
+    let verdict = summary.last().cloned().unwrap_or_default();
+    assert!(
+        verdict.starts_with("self-check: passed"),
+        "main job output:\n{}",
+        summary.join("\n")
+    );
+    // The final totals, while the job holds /metrics open.
+    let status = Command::new(&tool)
+        .args(["--format", "text", &url])
+        .status()
+        .expect("check-exposition runs");
+    assert!(status.success(), "check-exposition rejected {url}");
+}
+
+#[test]
 fn an_unknown_backend_is_refused_with_usage() {
     let output = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
         .args(["--backend", "statsd"])

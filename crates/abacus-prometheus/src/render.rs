@@ -31,8 +31,11 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 ///
 /// Families come in registration order and series in creation order, so the same registry
 /// state always renders to the same bytes. A family without series is left out. Counter
-/// samples, and their `# HELP` and `# TYPE` lines, carry the `_total` suffix. A family with
-/// empty help text gets no `# HELP` line.
+/// samples, and their `# HELP` and `# TYPE` lines, carry the `_total` suffix (unless the
+/// counter was registered with [`Desc::exact_name`](abacus::Desc::exact_name)). A family
+/// with empty help text gets no `# HELP` line. Families that share a name
+/// ([`Desc::shared_name`](abacus::Desc::shared_name)) render as one: one `# HELP` and
+/// `# TYPE`, then the series of each in turn.
 ///
 /// ```
 /// use abacus::{Desc, Registry};
@@ -71,6 +74,7 @@ impl TextEncoder {
             out,
             cache: &mut self.cache,
             position: 0,
+            header_written: false,
         };
         registry.visit_with(&mut self.buffers, &mut renderer);
         self.cache.end_visit();
@@ -219,7 +223,7 @@ impl SampleNames {
         let with_suffix = |suffix: &[u8]| [info.name.as_bytes(), suffix].concat();
         match info.kind {
             Kind::Counter | Kind::Gauge => SampleNames {
-                first: with_suffix(sample_suffix(info.kind)),
+                first: with_suffix(sample_suffix(info)),
                 sum: Vec::new(),
                 count: Vec::new(),
             },
@@ -234,10 +238,10 @@ impl SampleNames {
 
 /// What a family's name takes in its `# HELP` and `# TYPE` lines and, but for histograms,
 /// its samples.
-fn sample_suffix(kind: Kind) -> &'static [u8] {
-    match kind {
-        Kind::Counter => b"_total",
-        Kind::Gauge | Kind::Histogram => b"",
+fn sample_suffix(info: &FamilyInfo<'_>) -> &'static [u8] {
+    match info.kind {
+        Kind::Counter if info.total_suffix => b"_total",
+        Kind::Counter | Kind::Gauge | Kind::Histogram => b"",
     }
 }
 
@@ -306,7 +310,7 @@ fn write_close(out: &mut Vec<u8>, labelled: bool) {
 }
 
 fn render_header(info: &FamilyInfo<'_>) -> Vec<u8> {
-    let name = [info.name.as_bytes(), sample_suffix(info.kind)].concat();
+    let name = [info.name.as_bytes(), sample_suffix(info)].concat();
     let mut header = Vec::new();
     if !info.help.is_empty() {
         header.extend_from_slice(b"# HELP ");
@@ -350,12 +354,18 @@ struct Renderer<'a> {
     cache: &'a mut FamilyCache,
     /// The position of the next series within the family being visited.
     position: usize,
+    /// Whether the `# HELP` and `# TYPE` lines of the name being visited are written:
+    /// families that share a name ([`FamilyInfo::continues`]) write them once.
+    header_written: bool,
 }
 
 impl Visitor for Renderer<'_> {
     fn family(&mut self, info: FamilyInfo<'_>) {
         self.cache.enter(&info);
         self.position = 0;
+        if !info.continues {
+            self.header_written = false;
+        }
     }
 
     fn series(&mut self, labels: &LabelValues, value: Value<'_>) {
@@ -365,8 +375,9 @@ impl Visitor for Renderer<'_> {
         let out = &mut *self.out;
         let position = self.position;
         self.position += 1;
-        if position == 0 {
+        if !self.header_written {
             out.extend_from_slice(&family.header);
+            self.header_written = true;
         }
         family.remember_series(position, labels);
         let family = &*family;

@@ -524,3 +524,84 @@ fn one_encoder_serves_registries_in_turn_as_fresh_encoders_would() -> Result<(),
     }
     Ok(())
 }
+
+#[test]
+fn families_sharing_a_name_render_as_one_with_one_header() -> Result<(), abacus::Error> {
+    let registry = Registry::new();
+    let shared = |labels: &[&str]| {
+        Desc::new("requests_total", "Requests.")
+            .labels(labels.iter().copied())
+            .shared_name()
+    };
+    let by_route = registry.counter(shared(&["route"]))?;
+    // Registered between the two, rendered after both.
+    registry
+        .gauge(Desc::new("up", "Up."))?
+        .without_labels()?
+        .set(1);
+    let bare = registry.counter(shared(&[]))?;
+    let by_status = registry.counter(shared(&["status"]))?;
+    by_route.with_labels(&["/a"])?.add(2);
+    bare.without_labels()?.inc();
+    by_status.with_labels(&["500"])?.add(3);
+    let expected = [
+        "# HELP requests_total Requests.",
+        "# TYPE requests_total counter",
+        r#"requests_total{route="/a"} 2"#,
+        "requests_total 1",
+        r#"requests_total{status="500"} 3"#,
+        "# HELP up Up.",
+        "# TYPE up gauge",
+        "up 1",
+    ];
+    assert_eq!(render_text(&registry), expected.join("\n") + "\n");
+    parse_exposition(&render_text(&registry)).expect("rendered text parses");
+    Ok(())
+}
+
+#[test]
+fn the_header_of_a_shared_name_comes_with_its_first_series_whichever_family_has_it(
+) -> Result<(), abacus::Error> {
+    let registry = Registry::new();
+    let shared = |labels: [&str; 1]| Desc::new("depth", "Depth.").labels(labels).shared_name();
+    registry.gauge(shared(["a"]))?;
+    let second = registry.gauge(shared(["b"]))?;
+    second.with_labels(&["x"])?.set(4);
+    let mut encoder = TextEncoder::new();
+    let mut out = Vec::new();
+    encoder.encode(&registry, &mut out);
+    let expected = "# HELP depth Depth.\n# TYPE depth gauge\ndepth{b=\"x\"} 4\n";
+    assert_eq!(String::from_utf8_lossy(&out), expected);
+    // And on a warm encoder, once the first family has a series too.
+    registry.gauge(shared(["a"]))?.with_labels(&["y"])?.set(5);
+    encoder.encode(&registry, &mut out);
+    let expected = "# HELP depth Depth.\n# TYPE depth gauge\ndepth{a=\"y\"} 5\ndepth{b=\"x\"} 4\n";
+    assert_eq!(String::from_utf8_lossy(&out), expected);
+    Ok(())
+}
+
+#[test]
+fn a_counter_registered_with_its_exact_name_renders_without_total() -> Result<(), abacus::Error> {
+    let registry = Registry::new();
+    registry
+        .counter(Desc::new("jobs", "Jobs.").exact_name())?
+        .without_labels()?
+        .add(7);
+    registry
+        .counter(Desc::new("runs_total", "Runs.").exact_name())?
+        .without_labels()?
+        .inc();
+    let text = render_text(&registry);
+    let expected = [
+        "# HELP jobs Jobs.",
+        "# TYPE jobs counter",
+        "jobs 7",
+        "# HELP runs_total Runs.",
+        "# TYPE runs_total counter",
+        "runs_total 1",
+    ];
+    assert_eq!(text, expected.join("\n") + "\n");
+    let exposition = parse_exposition(&text).expect("rendered text parses");
+    assert_eq!(exposition.metric_type("jobs"), Some(MetricType::Counter));
+    Ok(())
+}

@@ -41,8 +41,8 @@ pub enum Error {
         /// Their total length.
         bytes: usize,
     },
-    /// The name is already registered with a different kind, help, label names, buckets
-    /// or scale.
+    /// The name is already registered with a different kind, help, label names, buckets,
+    /// scale or `_total` suffix setting.
     Conflict {
         /// The contested family name.
         name: String,
@@ -89,6 +89,9 @@ pub enum ConflictReason {
     Buckets,
     /// The fixed-point counter's number of decimals differs.
     Scale,
+    /// One registration of a counter named without `_total` asked for the name as given
+    /// ([`Desc::exact_name`](crate::Desc::exact_name)) and the other did not.
+    ExactName,
 }
 
 /// What is wrong with a histogram bucket bound.
@@ -166,6 +169,7 @@ impl fmt::Display for ConflictReason {
             ConflictReason::Labels => "label names",
             ConflictReason::Buckets => "bucket bounds",
             ConflictReason::Scale => "decimals",
+            ConflictReason::ExactName => "`_total` suffix setting",
         })
     }
 }

@@ -11,8 +11,8 @@ use crate::name::{check_label_name, check_metric_name};
 use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
 use crate::sync::{Arc, RwLock};
 use crate::{
-    BucketError, Counter, Error, Family, FixedCounter, FloatGauge, Gauge, Histogram, LabelValues,
-    Metric,
+    BucketError, ConflictReason, Counter, Error, Family, FixedCounter, FloatGauge, Gauge,
+    Histogram, LabelValues, Metric,
 };
 
 /// What a family is called, what it means and which labels it takes.
@@ -27,6 +27,8 @@ pub struct Desc {
     name: String,
     help: String,
     label_names: Vec<String>,
+    shared_name: bool,
+    exact_name: bool,
 }
 
 impl Desc {
@@ -36,7 +38,36 @@ impl Desc {
             name: name.into(),
             help: help.into(),
             label_names: Vec::new(),
+            shared_name: false,
+            exact_name: false,
         }
+    }
+
+    /// Lets families with other label names share this name, as one metric family of
+    /// the exposition.
+    ///
+    /// A family's label names are fixed, but some callers (the `metrics` facade) give one
+    /// name different label names from call to call. Registering a description marked
+    /// like this under a name already taken by a family marked like this, with the same
+    /// kind, help, buckets and scale but other label names, adds a second family under
+    /// that name instead of returning [`Error::Conflict`]. Such families are visited one
+    /// after the other, the later ones with [`FamilyInfo::continues`] set, so that an
+    /// exporter writes one `# HELP` and `# TYPE` for all of them.
+    pub fn shared_name(mut self) -> Self {
+        self.shared_name = true;
+        self
+    }
+
+    /// For a counter whose name lacks `_total`: expose the name as given, without adding
+    /// `_total` to its samples in the text format (see [`FamilyInfo::total_suffix`]).
+    /// Other kinds, and names that end in `_total`, are unaffected.
+    ///
+    /// This is what exporters of the `metrics` facade do unless asked for recommended
+    /// naming. OpenMetrics requires the suffix on counter samples, so an OpenMetrics
+    /// exposition adds it regardless.
+    pub fn exact_name(mut self) -> Self {
+        self.exact_name = true;
+        self
     }
 
     /// Sets the label names, in the order values will be given.
@@ -147,7 +178,8 @@ impl Buckets {
 ///
 /// Cloning a registry is cheap and shares it. Registering a family returns a [`Family`];
 /// registering the same name again with the same description returns the same family, and
-/// with a different one returns [`Error::Conflict`].
+/// with a different one returns [`Error::Conflict`] (unless both are marked
+/// [`Desc::shared_name`] and differ only in their label names).
 ///
 /// ```
 /// use abacus::{Desc, Registry};
@@ -172,12 +204,27 @@ struct Inner {
 
 #[derive(Default)]
 struct Families {
-    /// In registration order, which is the order of every snapshot.
-    list: Vec<Arc<FamilyCore>>,
+    /// In registration order, which is the order of every snapshot, except that a family
+    /// sharing its name with earlier ones ([`Desc::shared_name`]) comes right after them.
+    list: Vec<Listed>,
+    /// The position in `list` of the first family registered under each name.
     by_name: HashMap<Box<str>, usize>,
-    /// Every sample name some family exposes (`x`, `x_total`, `x_bucket`, ...), so that
-    /// two families can never produce the same series.
-    exposed: HashMap<Box<str>, usize>,
+    /// Every sample name some family exposes (`x`, `x_total`, `x_bucket`, ...), with the
+    /// name of that family, so that two families can never produce the same series.
+    exposed: HashMap<Box<str>, Box<str>>,
+}
+
+/// A registered family with how it is exposed. These settings live here rather than in
+/// the family because only the registry and its visitors care about them.
+#[derive(Clone)]
+struct Listed {
+    core: Arc<FamilyCore>,
+    /// Registered with [`Desc::shared_name`].
+    shared_name: bool,
+    /// See [`FamilyInfo::continues`].
+    continues: bool,
+    /// See [`FamilyInfo::total_suffix`].
+    total_suffix: bool,
 }
 
 impl Default for Registry {
@@ -295,28 +342,63 @@ impl Registry {
                 return Err(Error::DuplicateLabelName(label.clone()));
             }
         }
-        let name = match spec.kind() {
+        let (name, total_suffix) = match spec.kind() {
             crate::Kind::Counter => match desc.name.strip_suffix("_total") {
                 // A counter called just `_total` would expose `_total_total`.
                 Some("") => return Err(Error::InvalidMetricName(desc.name)),
-                Some(base) => base,
-                None => &desc.name,
+                Some(base) => (base, true),
+                None => (desc.name.as_str(), !desc.exact_name),
             },
-            _ => &desc.name,
+            _ => (desc.name.as_str(), false),
         };
         let label_names: Box<[Box<str>]> =
             desc.label_names.iter().map(|n| n.as_str().into()).collect();
 
         let mut families = self.inner.families.write();
-        if let Some(&index) = families.by_name.get(name) {
-            let existing = &families.list[index];
-            return match existing.conflict(&desc.help, &label_names, &spec) {
-                None => Ok(Family::new(existing.clone(), make)),
-                Some(reason) => Err(Error::Conflict {
-                    name: name.to_owned(),
-                    reason,
-                }),
+        if let Some(&first) = families.by_name.get(name) {
+            let conflict = |reason| Error::Conflict {
+                name: name.to_owned(),
+                reason,
             };
+            let existing = &families.list[first];
+            // Families sharing a name are contiguous from `first`.
+            let mut end = first;
+            while let Some(sibling) = families.list.get(end) {
+                if sibling.core.name != existing.core.name {
+                    break;
+                }
+                match sibling.core.conflict(&desc.help, &label_names, &spec) {
+                    None if sibling.total_suffix != total_suffix => {
+                        return Err(conflict(ConflictReason::ExactName))
+                    }
+                    None => return Ok(Family::new(sibling.core.clone(), make)),
+                    Some(ConflictReason::Labels) => end += 1,
+                    Some(reason) => return Err(conflict(reason)),
+                }
+            }
+            if !(existing.shared_name && desc.shared_name) {
+                return Err(conflict(ConflictReason::Labels));
+            }
+            // Compared with its own label names, the first family tells whether everything
+            // else (kind, buckets, scale, help) is the same.
+            let own_labels = &existing.core.label_names;
+            if let Some(reason) = existing.core.conflict(&desc.help, own_labels, &spec) {
+                return Err(conflict(reason));
+            }
+            if existing.total_suffix != total_suffix {
+                return Err(conflict(ConflictReason::ExactName));
+            }
+            let core = self.new_family(name, desc.help, label_names, spec)?;
+            families.insert_sibling(
+                end,
+                Listed {
+                    core: core.clone(),
+                    shared_name: true,
+                    continues: true,
+                    total_suffix,
+                },
+            );
+            return Ok(Family::new(core, make));
         }
         let samples: Vec<String> = std::iter::once(name.to_owned())
             .chain(
@@ -326,18 +408,40 @@ impl Registry {
             )
             .collect();
         for sample in &samples {
-            if let Some(&other) = families.exposed.get(sample.as_str()) {
+            if let Some(other) = families.exposed.get(sample.as_str()) {
                 return Err(Error::NameClash {
                     name: name.to_owned(),
                     sample: sample.clone(),
-                    existing: families.list[other].name.to_string(),
+                    existing: other.to_string(),
                 });
             }
         }
 
+        let core = self.new_family(name, desc.help, label_names, spec)?;
+        let index = families.list.len();
+        families.by_name.insert(core.name.clone(), index);
+        for sample in samples {
+            families.exposed.insert(sample.into(), core.name.clone());
+        }
+        families.list.push(Listed {
+            core: core.clone(),
+            shared_name: desc.shared_name,
+            continues: false,
+            total_suffix,
+        });
+        Ok(Family::new(core, make))
+    }
+
+    fn new_family(
+        &self,
+        name: &str,
+        help: String,
+        label_names: Box<[Box<str>]>,
+        spec: KindSpec,
+    ) -> Result<Arc<FamilyCore>, Error> {
         let core = Arc::new(FamilyCore::new(
             name.into(),
-            desc.help.into(),
+            help.into(),
             label_names,
             spec,
             self.inner.space.clone(),
@@ -347,13 +451,7 @@ impl Registry {
         if core.label_names.is_empty() {
             core.resolve(&[])?;
         }
-        let index = families.list.len();
-        families.by_name.insert(core.name.clone(), index);
-        for sample in samples {
-            families.exposed.insert(sample.into(), index);
-        }
-        families.list.push(core.clone());
-        Ok(Family::new(core, make))
+        Ok(core)
     }
 
     /// Calls `visitor` with every family and each of its series, in registration and then
@@ -375,18 +473,31 @@ impl Registry {
             .families
             .extend(self.inner.families.read().list.iter().cloned());
         let families = std::mem::take(&mut buffers.families);
-        for family in &families {
-            visit_family(family, buffers, visitor);
+        for listed in &families {
+            visit_family(listed, buffers, visitor);
         }
         buffers.families = families;
         buffers.families.clear();
     }
 }
 
+impl Families {
+    /// Inserts a family sharing its name with the ones before `position`, keeping the
+    /// positions `by_name` records in step with the list.
+    fn insert_sibling(&mut self, position: usize, listed: Listed) {
+        for index in self.by_name.values_mut() {
+            if *index >= position {
+                *index += 1;
+            }
+        }
+        self.list.insert(position, listed);
+    }
+}
+
 /// Working memory for [`Registry::visit_with`], kept between visits.
 #[derive(Default)]
 pub struct VisitBuffers {
-    families: Vec<Arc<FamilyCore>>,
+    families: Vec<Listed>,
     ranges: Vec<SlotRange>,
     /// The label values of a family's series, encoded one after another.
     labels: Vec<u8>,
@@ -403,7 +514,8 @@ impl fmt::Debug for VisitBuffers {
     }
 }
 
-fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
+fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
+    let family = &*listed.core;
     let VisitBuffers {
         ranges,
         labels,
@@ -448,6 +560,8 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
         kind: family.spec.kind(),
         label_names: &family.label_names,
         bounds,
+        continues: listed.continues,
+        total_suffix: listed.total_suffix,
     });
     // A histogram series has one cumulative count per bucket; other kinds have one value.
     let per_series = bounds.len() + 1;

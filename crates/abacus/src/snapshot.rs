@@ -21,8 +21,8 @@ pub struct FamilyInfo<'a> {
     /// key per-family caches by it. Its series come in the same order on every visit,
     /// new ones after the old.
     pub id: u64,
-    /// The family name; for counters without the `_total` suffix, which every counter
-    /// sample carries.
+    /// The family name; for counters without the `_total` suffix, which counter samples
+    /// carry unless [`total_suffix`](Self::total_suffix) says otherwise.
     pub name: &'a str,
     /// The help text, unescaped.
     pub help: &'a str,
@@ -32,6 +32,15 @@ pub struct FamilyInfo<'a> {
     pub label_names: &'a [Box<str>],
     /// For histograms, the bucket upper bounds without `+Inf`; empty otherwise.
     pub bounds: &'a [f64],
+    /// Whether this family shares its name with the family visited just before it
+    /// ([`Desc::shared_name`](crate::Desc::shared_name)): same kind, help and buckets,
+    /// other label names. An exporter writes the name's `# HELP` and `# TYPE` once, before
+    /// the first series of the run of families that share it.
+    pub continues: bool,
+    /// For counters, whether the text format's samples carry `_total` after
+    /// [`name`](Self::name): true unless the counter was registered under a name without
+    /// it with [`Desc::exact_name`](crate::Desc::exact_name). False for other kinds.
+    pub total_suffix: bool,
 }
 
 /// A histogram series' value.

@@ -577,3 +577,86 @@ fn a_huge_bucket_count_is_refused_without_building_it() {
         );
     }
 }
+
+#[test]
+fn shared_names_take_other_label_names_but_nothing_else_that_differs() {
+    let registry = Registry::new();
+    let conflict = |reason| Error::Conflict {
+        name: "s".to_owned(),
+        reason,
+    };
+    let shared = |labels: &[&str], help: &str| {
+        Desc::new("s", help)
+            .labels(labels.iter().copied())
+            .shared_name()
+    };
+    let by_route = registry.counter(shared(&["route"], "Help.")).unwrap();
+    let by_status = registry.counter(shared(&["status"], "Help.")).unwrap();
+    assert_eq!(by_status.label_names().collect::<Vec<_>>(), ["status"]);
+    // The same label names again are the same family, whichever sibling they match.
+    let again = registry.counter(shared(&["route"], "Help.")).unwrap();
+    again.with_labels(&["a"]).unwrap().inc();
+    assert_eq!(by_route.with_labels(&["a"]).unwrap().value(), 1);
+
+    assert_eq!(
+        registry.counter(shared(&["other"], "Other.")).unwrap_err(),
+        conflict(ConflictReason::Help)
+    );
+    assert_eq!(
+        registry.gauge(shared(&["other"], "Help.")).unwrap_err(),
+        conflict(ConflictReason::Kind)
+    );
+    // Both sides must ask for it.
+    assert_eq!(
+        registry
+            .counter(Desc::new("s", "Help.").labels(["other"]))
+            .unwrap_err(),
+        conflict(ConflictReason::Labels)
+    );
+    registry.counter(Desc::new("plain", "Help.")).unwrap();
+    assert_eq!(
+        registry
+            .counter(Desc::new("plain", "Help.").labels(["a"]).shared_name())
+            .unwrap_err(),
+        Error::Conflict {
+            name: "plain".to_owned(),
+            reason: ConflictReason::Labels
+        }
+    );
+    let histogram = |bounds: [f64; 1], labels: [&str; 1]| {
+        registry.histogram(
+            Desc::new("hs", "Help.").labels(labels).shared_name(),
+            Buckets::new(bounds).unwrap(),
+        )
+    };
+    histogram([1.0], ["a"]).unwrap();
+    assert_eq!(
+        histogram([2.0], ["b"]).unwrap_err(),
+        Error::Conflict {
+            name: "hs".to_owned(),
+            reason: ConflictReason::Buckets
+        }
+    );
+}
+
+#[test]
+fn a_counter_named_as_given_conflicts_with_one_that_adds_total() {
+    let registry = Registry::new();
+    registry
+        .counter(Desc::new("jobs", "Help.").labels(["a"]).shared_name())
+        .unwrap();
+    let conflict = Error::Conflict {
+        name: "jobs".to_owned(),
+        reason: ConflictReason::ExactName,
+    };
+    let exact = Desc::new("jobs", "Help.").exact_name().shared_name();
+    assert_eq!(
+        registry.counter(exact.clone().labels(["a"])).unwrap_err(),
+        conflict
+    );
+    assert_eq!(registry.counter(exact.labels(["b"])).unwrap_err(), conflict);
+    // A name that ends in `_total` keeps it either way.
+    registry
+        .counter(Desc::new("jobs_total", "Help.").labels(["a"]).exact_name())
+        .unwrap();
+}
