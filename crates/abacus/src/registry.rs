@@ -5,36 +5,67 @@ use std::fmt;
 
 use crate::cells::{CellSpace, PAGE_SLOTS};
 use crate::family::{FamilyCore, KindSpec, Series};
+use crate::meta::{FamilyMeta, RegistryBuilder, RegistryMeta};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
 use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
 use crate::sync::{Arc, RwLock};
 use crate::{
-    BucketError, Counter, Error, Family, FixedCounter, FloatGauge, Gauge, Histogram, Metric,
+    BucketError, ConflictReason, Counter, Error, Family, FixedCounter, FloatGauge, Gauge,
+    Histogram, Metric,
 };
 
 /// What a family is called, what it means and which labels it takes.
 ///
 /// ```
-/// let desc = abacus::Desc::new("http_requests_total", "Requests served.")
-///     .labels(["route", "status"]);
+/// let desc = abacus::Desc::new("http_request_duration_seconds", "Time to answer.")
+///     .unit("seconds")
+///     .labels(["route", "status"])
+///     .const_labels([("service", "api")]);
 /// # let _ = desc;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Desc {
     name: String,
     help: String,
+    unit: String,
     label_names: Vec<String>,
+    const_labels: Vec<(String, String)>,
 }
 
 impl Desc {
-    /// A family description with no labels.
+    /// A family description with no labels and no unit.
     pub fn new(name: impl Into<String>, help: impl Into<String>) -> Self {
         Desc {
             name: name.into(),
             help: help.into(),
+            unit: String::new(),
             label_names: Vec::new(),
+            const_labels: Vec::new(),
         }
+    }
+
+    /// Sets the unit, such as `seconds` or `bytes`. OpenMetrics requires it to end the
+    /// family name after an underscore (for counters, the name without `_total`), and
+    /// exposes it in a `# UNIT` line; the text format 0.0.4 has no place for it.
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = unit.into();
+        self
+    }
+
+    /// Sets labels with the same value on every series of the family, written after the
+    /// registry's constant labels and before the series' own.
+    pub fn const_labels<I, K, V>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.const_labels = labels
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect();
+        self
     }
 
     /// Sets the label names, in the order values will be given.
@@ -165,13 +196,21 @@ pub struct Registry {
 
 struct Inner {
     space: Arc<CellSpace>,
+    meta: RegistryMeta,
     families: RwLock<Families>,
+}
+
+/// A registered family with what only exposition reads.
+#[derive(Clone)]
+struct Registered {
+    core: Arc<FamilyCore>,
+    meta: Arc<FamilyMeta>,
 }
 
 #[derive(Default)]
 struct Families {
     /// In registration order, which is the order of every snapshot.
-    list: Vec<Arc<FamilyCore>>,
+    list: Vec<Registered>,
     by_name: HashMap<Box<str>, usize>,
     /// Every sample name some family exposes (`x`, `x_total`, `x_bucket`, ...), so that
     /// two families can never produce the same series.
@@ -193,11 +232,21 @@ impl fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry without a namespace or constant labels.
     pub fn new() -> Self {
+        Self::with_meta(RegistryMeta::default())
+    }
+
+    /// Starts building a registry with a namespace or constant labels.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    pub(crate) fn with_meta(meta: RegistryMeta) -> Self {
         Registry {
             inner: Arc::new(Inner {
                 space: CellSpace::new(),
+                meta,
                 families: RwLock::new(Families::default()),
             }),
         }
@@ -254,8 +303,11 @@ impl Registry {
     /// # Errors
     ///
     /// - [`Error::InvalidMetricName`], [`Error::InvalidLabelName`],
-    ///   [`Error::ReservedLabelName`] (`__` prefixes; `le` on a histogram) and
-    ///   [`Error::DuplicateLabelName`] for a bad description;
+    ///   [`Error::ReservedLabelName`] (`__` prefixes; `le` on a histogram),
+    ///   [`Error::DuplicateLabelName`] (also among the constant labels, the registry's
+    ///   included), [`Error::InvalidUnit`] and [`Error::CarriageReturn`] for a bad
+    ///   description;
+    /// - [`Error::ConstLabelClash`] when a label name is also a constant label's;
     /// - [`Error::Conflict`] when the name is registered with a different description;
     /// - [`Error::NameClash`] when another family already exposes one of its sample names;
     /// - [`Error::CapacityExhausted`] when the registry is full.
@@ -293,7 +345,7 @@ impl Registry {
                 return Err(Error::DuplicateLabelName(label.clone()));
             }
         }
-        let name = match spec.kind() {
+        let base = match spec.kind() {
             crate::Kind::Counter => match desc.name.strip_suffix("_total") {
                 // A counter called just `_total` would expose `_total_total`.
                 Some("") => return Err(Error::InvalidMetricName(desc.name)),
@@ -302,14 +354,27 @@ impl Registry {
             },
             _ => &desc.name,
         };
+        let qualified = self.inner.meta.qualify(base);
+        let name = qualified.as_str();
+        let meta = self.inner.meta.family_meta(
+            name,
+            spec.kind(),
+            &desc.unit,
+            &desc.const_labels,
+            &desc.label_names,
+        )?;
         let label_names: Box<[Box<str>]> =
             desc.label_names.iter().map(|n| n.as_str().into()).collect();
 
         let mut families = self.inner.families.write();
         if let Some(&index) = families.by_name.get(name) {
             let existing = &families.list[index];
-            return match existing.conflict(&desc.help, &label_names, &spec) {
-                None => Ok(Family::new(existing.clone(), make)),
+            let reason = existing
+                .core
+                .conflict(&desc.help, &label_names, &spec)
+                .or_else(|| meta_conflict(&existing.meta, &meta));
+            return match reason {
+                None => Ok(Family::new(existing.core.clone(), make)),
                 Some(reason) => Err(Error::Conflict {
                     name: name.to_owned(),
                     reason,
@@ -328,7 +393,7 @@ impl Registry {
                 return Err(Error::NameClash {
                     name: name.to_owned(),
                     sample: sample.clone(),
-                    existing: families.list[other].name.to_string(),
+                    existing: families.list[other].core.name.to_string(),
                 });
             }
         }
@@ -350,7 +415,10 @@ impl Registry {
         for sample in samples {
             families.exposed.insert(sample.into(), index);
         }
-        families.list.push(core.clone());
+        families.list.push(Registered {
+            core: core.clone(),
+            meta: Arc::new(meta),
+        });
         Ok(Family::new(core, make))
     }
 
@@ -374,7 +442,7 @@ impl Registry {
             .extend(self.inner.families.read().list.iter().cloned());
         let families = std::mem::take(&mut buffers.families);
         for family in &families {
-            visit_family(family, buffers, visitor);
+            visit_family(&family.core, &family.meta, buffers, visitor);
         }
         buffers.families = families;
         buffers.families.clear();
@@ -384,7 +452,7 @@ impl Registry {
 /// Working memory for [`Registry::visit_with`], kept between visits.
 #[derive(Default)]
 pub struct VisitBuffers {
-    families: Vec<Arc<FamilyCore>>,
+    families: Vec<Registered>,
     series: Vec<Arc<Series>>,
     counts: Vec<u64>,
     floats: Vec<f64>,
@@ -396,7 +464,23 @@ impl fmt::Debug for VisitBuffers {
     }
 }
 
-fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
+/// What differs between two families' exposition-only descriptions.
+fn meta_conflict(existing: &FamilyMeta, new: &FamilyMeta) -> Option<ConflictReason> {
+    if existing.unit != new.unit {
+        Some(ConflictReason::Unit)
+    } else if existing.const_labels != new.const_labels {
+        Some(ConflictReason::ConstLabels)
+    } else {
+        None
+    }
+}
+
+fn visit_family(
+    family: &FamilyCore,
+    meta: &FamilyMeta,
+    buffers: &mut VisitBuffers,
+    visitor: &mut impl Visitor,
+) {
     let VisitBuffers {
         series,
         counts,
@@ -433,7 +517,9 @@ fn visit_family(family: &FamilyCore, buffers: &mut VisitBuffers, visitor: &mut i
         id: family.id,
         name: &family.name,
         help: &family.help,
+        unit: &meta.unit,
         kind: family.spec.kind(),
+        const_labels: &meta.const_labels,
         label_names: &family.label_names,
         bounds,
     });
