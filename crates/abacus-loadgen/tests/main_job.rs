@@ -1,5 +1,7 @@
 //! Runs the main job as a user would, on the bundled trace, and checks its `/metrics` with
-//! the independent validators in `../shared/tools/check-exposition` while it replays.
+//! the independent validators in `../shared/tools/check-exposition` while it replays, in
+//! both formats the exporter negotiates (the tool asks for each with `Accept` and for gzip
+//! with `Accept-Encoding`, and checks the answer's `Content-Type`).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -24,6 +26,18 @@ fn check_exposition() -> PathBuf {
         tool.display()
     );
     tool
+}
+
+/// Runs `check-exposition --format <format> <url>` and fails the test if it does.
+fn validate(tool: &PathBuf, format: &str, url: &str, when: &str) {
+    let status = Command::new(tool)
+        .args(["--format", format, url])
+        .status()
+        .expect("check-exposition runs");
+    assert!(
+        status.success(),
+        "check-exposition --format {format} rejected {url} {when}"
+    );
 }
 
 #[test]
@@ -61,14 +75,8 @@ fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
     // Scrape while the replay runs: 400 replays (11 M requests) take about 5 s in a debug
     // build, the validators answer in under 2 s, and the summary read below only comes
     // after the replay. Recorders and the scrape overlap.
-    let status = Command::new(&tool)
-        .args(["--format", "text", &url])
-        .status()
-        .expect("check-exposition runs");
-    assert!(
-        status.success(),
-        "check-exposition rejected {url} during the replay"
-    );
+    validate(&tool, "text", &url, "during the replay");
+    validate(&tool, "openmetrics", &url, "during the replay");
 
     let mut summary = Vec::new();
     for line in lines.by_ref() {
@@ -86,14 +94,8 @@ fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
     );
 
     // And once more on the final totals, while the job holds /metrics open.
-    let status = Command::new(&tool)
-        .args(["--format", "text", &url])
-        .status()
-        .expect("check-exposition runs");
-    assert!(
-        status.success(),
-        "check-exposition rejected {url} after the replay"
-    );
+    validate(&tool, "text", &url, "after the replay");
+    validate(&tool, "openmetrics", &url, "after the replay");
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! Escaping of label values and help text for the text format 0.0.4.
+//! Escaping of label values and help text.
 //!
-//! The format defines exactly three escapes in label values (`\\`, `\"`, `\n`) and two in
-//! help text (`\\`, `\n`); every other character, tabs and non-ASCII included, is written
-//! as it is.
+//! The text format 0.0.4 defines exactly three escapes in label values (`\\`, `\"`, `\n`)
+//! and two in help text (`\\`, `\n`); OpenMetrics uses the three in both
+//! (<https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md#escaping>).
+//! Every other character, tabs and non-ASCII included, is written as it is. Escaping is a
+//! function of the raw string alone: a backslash is doubled wherever it stands.
 
 /// Appends `value` as the inside of a quoted label value: `\` becomes `\\`, `"` becomes
 /// `\"` and a line feed becomes `\n`.
@@ -35,6 +37,12 @@ pub(crate) fn write_help(out: &mut Vec<u8>, help: &str) {
         b'\n' => Some(b"\\n"),
         _ => None,
     });
+}
+
+/// Appends help text for OpenMetrics, where help is an escaped string like a label value:
+/// `\`, `"` and a line feed are escaped.
+pub(crate) fn write_help_openmetrics(out: &mut Vec<u8>, help: &str) {
+    write_label_value(out, help);
 }
 
 /// The slow path: copies `bytes`, replacing each byte `escape` maps, from the first such
@@ -91,6 +99,13 @@ mod tests {
         assert_eq!(label(r#"\""#), r#"\\\""#);
         assert_eq!(label("\n"), r"\n");
         assert_eq!(label("ü\"✓\n"), "ü\\\"✓\\n");
+    }
+
+    #[test]
+    fn openmetrics_help_escapes_quotes_too() {
+        let mut out = Vec::new();
+        write_help_openmetrics(&mut out, "say \"hi\" to C:\\tmp\n");
+        assert_eq!(out, br#"say \"hi\" to C:\\tmp\n"#);
     }
 
     #[test]

@@ -1,27 +1,45 @@
-//! Prometheus exposition for [`abacus`] registries: a text format 0.0.4 renderer that
-//! reuses its buffers, a parser to read expositions back, and a `/metrics` HTTP server.
+//! Prometheus exposition for [`abacus`] registries: renderers for the text format 0.0.4
+//! and OpenMetrics 1.0 that reuse their buffers, parsers to read expositions back, and a
+//! `/metrics` HTTP server that negotiates the format and compression.
 //!
 //! # Map
 //!
-//! - Rendering: [`TextEncoder`] (keeps its buffers between scrapes), [`render_text`] (one
-//!   shot, into a `String`), [`TEXT_CONTENT_TYPE`].
+//! - Rendering: [`TextEncoder`] (keeps its buffers between scrapes; [`encode`] for the
+//!   text format, [`encode_as`] for either), [`render`], [`render_text`] and
+//!   [`render_openmetrics`] (one shot, into a `String`), [`Format`] with its
+//!   [`content_type`](Format::content_type), [`TEXT_CONTENT_TYPE`],
+//!   [`OPENMETRICS_CONTENT_TYPE`].
+//! - Negotiating: [`Format::negotiate`] reads an `Accept` header, [`accepts_gzip`] an
+//!   `Accept-Encoding` header.
 //! - Serving: [`Exporter`] configures and starts the server, [`ExporterHandle`] reports
 //!   its address and stops it when dropped; [`DEFAULT_ADDR`], [`METRICS_PATH`].
-//! - Reading back: the [`parse`] module, [`parse_text`](parse::parse_text) and
-//!   [`parse_exposition`](parse::parse_exposition), with their [`parse::ParseError`].
+//! - Reading back: the [`parse`] module, [`parse_text`](parse::parse_text),
+//!   [`parse_exposition`](parse::parse_exposition) and
+//!   [`parse_openmetrics`](parse::parse_openmetrics), with their [`parse::ParseError`].
 //!
-//! Private modules: `render` (the visitor that writes families and series), `number`
-//! (Go's float spelling, `le` values, exact fixed-point decimals), `escape` (label values
-//! and help text), `server` (hyper on a single-threaded tokio runtime).
+//! [`encode`]: TextEncoder::encode
+//! [`encode_as`]: TextEncoder::encode_as
+//!
+//! Private modules: `render` (the visitor that writes families and series), `cache` (what
+//! the encoder remembers of each family between scrapes), `number` (Go's float spelling,
+//! `le` values, exact fixed-point decimals), `escape` (label values and help text),
+//! `negotiate` (`Accept` and `Accept-Encoding`), `gzip` (a reusable gzip compressor),
+//! `server` (hyper on a single-threaded tokio runtime).
 //!
 //! # Output
 //!
 //! Families come in registration order and series in creation order; a family without
-//! series is left out. Counters expose `name_total`. Histograms expose cumulative
-//! `_bucket` lines ending with `le="+Inf"`, then `_sum` and `_count`, which always equals
-//! the `+Inf` bucket. Integers are written exactly, fixed-point counters as exact decimals,
-//! floats in the shortest spelling that reads back to the same value, as the Go client
-//! writes them, and `le` values in the canonical form Prometheus 3 stores (`1.0`, not `1`).
+//! series is left out. Each family's lines form one group: its metadata, then its samples.
+//! Counters expose `name_total`; the text format's `# HELP` and `# TYPE` lines name that
+//! sample, OpenMetrics' name the family without the suffix and add `# UNIT` for a family
+//! with a unit. Histograms expose cumulative `_bucket` lines ending with `le="+Inf"`, then
+//! `_sum` and `_count`, which always equals the `+Inf` bucket (OpenMetrics forbids a
+//! negative or NaN sum, or any with a negative bound, and leaves both out then). Constant
+//! labels come first on every line. Integers are written exactly, fixed-point counters as
+//! exact decimals, floats in the shortest spelling that reads back to the same value, as
+//! the Go client writes them (OpenMetrics adds `.0` to a whole float, as it requires), and
+//! `le` values in the canonical form Prometheus 3 stores (`1.0`, not `1`). An OpenMetrics
+//! exposition ends with `# EOF`.
 //!
 //! ```
 //! use abacus::{Buckets, Desc, Registry};
@@ -66,16 +84,62 @@
 //! );
 //! # Ok::<(), abacus::Error>(())
 //! ```
+//!
+//! The same kinds in OpenMetrics, with a unit, a namespace and constant labels:
+//!
+//! ```
+//! use abacus::{Buckets, Desc, Registry};
+//! use abacus_prometheus::render_openmetrics;
+//!
+//! let registry = Registry::builder()
+//!     .namespace("shop")
+//!     .const_label("region", "eu")
+//!     .build()?;
+//! registry
+//!     .counter(Desc::new("orders_total", "Orders \"placed\".").labels(["channel"]))?
+//!     .with_labels(&["web"])?
+//!     .add(2);
+//! let latency = registry.histogram(
+//!     Desc::new("checkout_seconds", "Checkout time.").unit("seconds"),
+//!     Buckets::new([1.0])?,
+//! )?;
+//! latency.with_labels(&[])?.observe(0.5);
+//! latency.with_labels(&[])?.observe(1.5);
+//!
+//! assert_eq!(
+//!     render_openmetrics(&registry),
+//!     r#"# TYPE shop_orders counter
+//! ## HELP shop_orders Orders \"placed\".
+//! shop_orders_total{region="eu",channel="web"} 2
+//! ## TYPE shop_checkout_seconds histogram
+//! ## UNIT shop_checkout_seconds seconds
+//! ## HELP shop_checkout_seconds Checkout time.
+//! shop_checkout_seconds_bucket{region="eu",le="1.0"} 1
+//! shop_checkout_seconds_bucket{region="eu",le="+Inf"} 2
+//! shop_checkout_seconds_sum{region="eu"} 2.0
+//! shop_checkout_seconds_count{region="eu"} 2
+//! ## EOF
+//! "#
+//! );
+//! # Ok::<(), abacus::Error>(())
+//! ```
 
 #![warn(missing_docs)]
 
+mod cache;
 mod escape;
+mod gzip;
+mod negotiate;
 mod number;
 pub mod parse;
 mod render;
 mod server;
 
-pub use crate::render::{render_text, TextEncoder, TEXT_CONTENT_TYPE};
+pub use crate::negotiate::accepts_gzip;
+pub use crate::render::{
+    render, render_openmetrics, render_text, Format, TextEncoder, OPENMETRICS_CONTENT_TYPE,
+    TEXT_CONTENT_TYPE,
+};
 pub use crate::server::{Exporter, ExporterHandle, DEFAULT_ADDR, METRICS_PATH};
 
 /// The README's example, compiled and run as a doc test so that it cannot go stale.

@@ -65,12 +65,38 @@ pub(crate) fn write_i64(out: &mut Vec<u8>, value: i64) {
 /// Appends a histogram bound as an `le` value: [`write_float`]'s spelling with `.0`
 /// appended when it has neither a point nor an exponent (`1.0`, `0.005`, `1e+10`). This
 /// is the canonical form Prometheus 3 rewrites every `le` to on ingestion, so series keep
-/// one identity whichever format was scraped.
+/// one identity whichever format was scraped, and the one OpenMetrics asks for:
+/// <https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md#considerations-canonical-numbers>.
 pub(crate) fn write_le(out: &mut Vec<u8>, bound: f64) {
     let start = out.len();
     write_float(out, bound);
+    point_if_integral(out, start);
+}
+
+/// Appends a float sample value for OpenMetrics, which requires a float to be written
+/// with a decimal point or an exponent (`2.0`, not `2`; integers never have a point):
+/// <https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md#numbers>.
+/// The spelling is the canonical one of [`write_le`]; `-0.0` stays negative.
+pub(crate) fn write_float_openmetrics(out: &mut Vec<u8>, value: f64) {
+    write_le(out, value);
+}
+
+/// [`write_fixed`] for OpenMetrics: a value with decimals is a fraction, so it keeps a
+/// point even when it is whole (`3.0` for 3000 thousandths); one without is an integer.
+pub(crate) fn write_fixed_openmetrics(out: &mut Vec<u8>, units: u64, decimals: u32) {
+    let start = out.len();
+    write_fixed(out, units, decimals);
+    if decimals > 0 {
+        point_if_integral(out, start);
+    }
+}
+
+/// Appends `.0` to the number written from `start` on, unless it has a point or an
+/// exponent or is not finite.
+fn point_if_integral(out: &mut Vec<u8>, start: usize) {
     let written = &out[start..];
-    if bound.is_finite() && !written.iter().any(|&b| b == b'.' || b == b'e') {
+    let plain = written.iter().all(|&b| b.is_ascii_digit() || b == b'-');
+    if plain && written.iter().any(u8::is_ascii_digit) {
         out.extend_from_slice(b".0");
     }
 }
@@ -366,6 +392,53 @@ mod tests {
         for &(value, expected) in cases {
             assert_eq!(le(value), expected, "{value:e}");
         }
+    }
+
+    fn float_om(value: f64) -> String {
+        let mut out = Vec::new();
+        write_float_openmetrics(&mut out, value);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    fn fixed_om(units: u64, decimals: u32) -> String {
+        let mut out = Vec::new();
+        write_fixed_openmetrics(&mut out, units, decimals);
+        String::from_utf8(out).expect("ASCII")
+    }
+
+    // OpenMetrics: "Floating point numbers MUST be represented either with a decimal point
+    // or using scientific notation"; the spellings are %g's with `.0` appended.
+    #[test]
+    fn openmetrics_floats_always_have_a_point_or_an_exponent() {
+        let cases: &[(f64, &str)] = &[
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (100.0, "100.0"),
+            (-5.0, "-5.0"),
+            (999_999.0, "999999.0"),
+            (1e6, "1e+06"),
+            (0.25, "0.25"),
+            (1e-10, "1e-10"),
+            (5e-324, "5e-324"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for &(value, expected) in cases {
+            assert_eq!(float_om(value), expected, "{value:e}");
+        }
+    }
+
+    #[test]
+    fn openmetrics_fixed_point_keeps_a_point_only_when_it_has_decimals() {
+        assert_eq!(fixed_om(3000, 3), "3.0");
+        assert_eq!(fixed_om(0, 9), "0.0");
+        assert_eq!(fixed_om(48_080_000, 9), "0.04808");
+        assert_eq!(fixed_om(1200, 0), "1200");
+        assert_eq!(fixed_om(0, 0), "0");
+        assert_eq!(fixed_om(1, 40), "1e-40");
     }
 
     #[test]

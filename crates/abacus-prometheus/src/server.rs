@@ -11,13 +11,17 @@ use std::time::Duration;
 use abacus::Registry;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::header::{
+    HeaderMap, HeaderName, HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CONTENT_ENCODING,
+    CONTENT_TYPE, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, Semaphore};
 
-use crate::{TextEncoder, TEXT_CONTENT_TYPE};
+use crate::gzip::Gzip;
+use crate::{accepts_gzip, Format, TextEncoder};
 
 /// Where an [`Exporter`] listens unless told otherwise: loopback only, on the port
 /// OpenTelemetry's Prometheus exporter uses.
@@ -28,9 +32,13 @@ pub const METRICS_PATH: &str = "/metrics";
 
 /// Configures and starts the `/metrics` server.
 ///
-/// `GET /metrics` answers with the registry in the text format 0.0.4 and `HEAD /metrics`
-/// with its headers. Any other method on `/metrics` gets `405 Method Not Allowed` with
-/// `Allow: GET, HEAD`, and any other path `404 Not Found`.
+/// `GET /metrics` answers with the registry in the format the request's `Accept` header
+/// prefers ([`Format::negotiate`]: OpenMetrics 1.0 when asked for, the text format 0.0.4
+/// otherwise), its `Content-Type` naming that format exactly, and compressed with gzip
+/// when `Accept-Encoding` asks for it ([`accepts_gzip`]), with `Content-Encoding: gzip`.
+/// `Vary` names the headers that chose. `HEAD /metrics` answers with the same headers,
+/// `Content-Length` included, and no body. Any other method on `/metrics` gets
+/// `405 Method Not Allowed` with `Allow: GET, HEAD`, and any other path `404 Not Found`.
 ///
 /// ```
 /// use abacus::{Desc, Registry};
@@ -52,6 +60,7 @@ pub struct Exporter {
     header_read_timeout: Duration,
     connection_timeout: Duration,
     max_connections: usize,
+    openmetrics: bool,
 }
 
 impl Default for Exporter {
@@ -61,13 +70,14 @@ impl Default for Exporter {
             header_read_timeout: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(30),
             max_connections: 64,
+            openmetrics: true,
         }
     }
 }
 
 impl Exporter {
     /// The default configuration: [`DEFAULT_ADDR`], a 10 second header read timeout, a 30
-    /// second connection lifetime and at most 64 open connections.
+    /// second connection lifetime, at most 64 open connections, and OpenMetrics offered.
     pub fn new() -> Self {
         Self::default()
     }
@@ -101,9 +111,18 @@ impl Exporter {
         self
     }
 
+    /// Whether to answer in OpenMetrics when a scraper prefers it (the default), or always
+    /// in the text format 0.0.4. Prometheus before 2.49 cannot be told which format to
+    /// ask for and always prefers OpenMetrics, so offering text only is how such a server
+    /// is made to scrape the text format.
+    pub fn openmetrics(mut self, offer: bool) -> Self {
+        self.openmetrics = offer;
+        self
+    }
+
     /// Binds the address and starts serving `registry` from a new thread. Scrapes share
-    /// one [`TextEncoder`] and output buffer, so a warm server renders without allocating
-    /// per series.
+    /// one [`TextEncoder`], output buffer and compressor, so a warm server renders without
+    /// allocating per series.
     ///
     /// # Errors
     ///
@@ -112,10 +131,11 @@ impl Exporter {
     pub fn start(&self, registry: &Registry) -> io::Result<ExporterHandle> {
         let registry = registry.clone();
         let mut encoder = TextEncoder::new();
-        self.start_with(move |out: &mut Vec<u8>| {
-            encoder.encode(&registry, out);
+        let render = move |format: Format, out: &mut Vec<u8>| {
+            encoder.encode_as(&registry, format, out);
             Ok(())
-        })
+        };
+        self.serve(Box::new(render), self.openmetrics)
     }
 
     /// Binds the address and starts serving whatever `render` writes, from a new thread:
@@ -124,8 +144,9 @@ impl Exporter {
     ///
     /// Each `GET` or `HEAD` of `/metrics` calls `render` with an emptied buffer that is
     /// kept between scrapes; what it leaves there is the body, sent with the text format's
-    /// content type. Scrapes are serialized, so `render` may keep state of its own. An
-    /// error answers `500 Internal Server Error` with the error's text.
+    /// content type whatever the request's `Accept` (compressed when it asks for gzip).
+    /// Scrapes are serialized, so `render` may keep state of its own. An error answers
+    /// `500 Internal Server Error` with the error's text.
     ///
     /// ```
     /// use abacus_prometheus::Exporter;
@@ -143,10 +164,19 @@ impl Exporter {
     /// # Errors
     ///
     /// As [`start`](Self::start).
-    pub fn start_with<F>(&self, render: F) -> io::Result<ExporterHandle>
+    pub fn start_with<F>(&self, mut render: F) -> io::Result<ExporterHandle>
     where
         F: FnMut(&mut Vec<u8>) -> io::Result<()> + Send + 'static,
     {
+        self.serve(
+            Box::new(move |_: Format, out: &mut Vec<u8>| render(out)),
+            false,
+        )
+    }
+
+    /// Binds the address and serves what `render` writes from a new thread; it is asked
+    /// for OpenMetrics only when `openmetrics` is set.
+    fn serve(&self, render: Render, openmetrics: bool) -> io::Result<ExporterHandle> {
         let std_listener = std::net::TcpListener::bind(self.addr)?;
         let local_addr = std_listener.local_addr()?;
         std_listener.set_nonblocking(true)?;
@@ -161,7 +191,12 @@ impl Exporter {
         let (stop, stopped) = oneshot::channel();
         let server = Server {
             scrape: Arc::new(Scrape {
-                buffers: Mutex::new((Box::new(render), Vec::new())),
+                openmetrics,
+                state: Mutex::new(ScrapeState {
+                    render,
+                    out: Vec::new(),
+                    gzip: None,
+                }),
             }),
             header_read_timeout: self.header_read_timeout,
             connection_timeout: self.connection_timeout,
@@ -214,23 +249,54 @@ impl Drop for ExporterHandle {
     }
 }
 
-/// What renders an exposition into a buffer; see [`Exporter::start_with`].
-type Render = Box<dyn FnMut(&mut Vec<u8>) -> io::Result<()> + Send>;
+/// What renders an exposition in a format into a buffer.
+type Render = Box<dyn FnMut(Format, &mut Vec<u8>) -> io::Result<()> + Send>;
 
-/// What every request handler shares: the renderer and the one output buffer.
+/// What every request handler shares.
 struct Scrape {
-    buffers: Mutex<(Render, Vec<u8>)>,
+    /// Whether OpenMetrics is offered; the text format always is.
+    openmetrics: bool,
+    state: Mutex<ScrapeState>,
+}
+
+/// The renderer and the buffers every scrape reuses.
+struct ScrapeState {
+    render: Render,
+    out: Vec<u8>,
+    /// Created on the first compressed scrape, then kept.
+    gzip: Option<Gzip>,
+}
+
+/// A rendered body and how it was encoded.
+struct Body {
+    bytes: Bytes,
+    gzip: bool,
 }
 
 impl Scrape {
-    fn render(&self) -> io::Result<Bytes> {
+    fn render(&self, format: Format, gzip: bool) -> io::Result<Body> {
         // A panic while rendering leaves nothing half-done that matters: the output is
         // cleared before every rendering (and the abacus encoder clears its own state).
-        let mut buffers = self.buffers.lock().unwrap_or_else(PoisonError::into_inner);
-        let (render, out) = &mut *buffers;
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let ScrapeState {
+            render,
+            out,
+            gzip: compressor,
+        } = &mut *state;
         out.clear();
-        render(out)?;
-        Ok(Bytes::copy_from_slice(out))
+        render(format, out)?;
+        if gzip {
+            if let Some(member) = compressor.get_or_insert_with(Gzip::new).compress(out) {
+                return Ok(Body {
+                    bytes: Bytes::copy_from_slice(member),
+                    gzip: true,
+                });
+            }
+        }
+        Ok(Body {
+            bytes: Bytes::copy_from_slice(out),
+            gzip: false,
+        })
     }
 }
 
@@ -304,9 +370,16 @@ fn respond(scrape: &Scrape, request: &Request<Incoming>) -> Response<Full<Bytes>
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
+    let headers = request.headers();
+    let format = if scrape.openmetrics {
+        Format::negotiate(joined(headers, &ACCEPT).as_deref())
+    } else {
+        Format::Text
+    };
+    let gzip = accepts_gzip(joined(headers, &ACCEPT_ENCODING).as_deref());
     // HEAD renders too, so that its Content-Length is the one GET would send; hyper leaves
     // the body out.
-    let body = match scrape.render() {
+    let body = match scrape.render(format, gzip) {
         Ok(body) => body,
         Err(e) => {
             let mut response = plain(StatusCode::INTERNAL_SERVER_ERROR, "");
@@ -314,11 +387,43 @@ fn respond(scrape: &Scrape, request: &Request<Incoming>) -> Response<Full<Bytes>
             return response;
         }
     };
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(Full::new(body.bytes));
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if body.gzip {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    // Caches must not hand one scraper's format or encoding to another.
+    headers.insert(
+        VARY,
+        HeaderValue::from_static(if scrape.openmetrics {
+            "Accept, Accept-Encoding"
+        } else {
+            "Accept-Encoding"
+        }),
+    );
     response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(TEXT_CONTENT_TYPE));
-    response
+}
+
+/// The values of every `name` header as one comma-separated list, as HTTP defines
+/// repeated list headers; `None` when there is none or one is not visible ASCII, which
+/// these headers never need to be.
+fn joined<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<std::borrow::Cow<'a, str>> {
+    let mut values = headers.get_all(name).iter();
+    let first = values.next()?.to_str().ok()?;
+    let mut rest = values.peekable();
+    if rest.peek().is_none() {
+        return Some(first.into());
+    }
+    let mut list = first.to_owned();
+    for value in rest {
+        list.push(',');
+        list.push_str(value.to_str().ok()?);
+    }
+    Some(list.into())
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response<Full<Bytes>> {

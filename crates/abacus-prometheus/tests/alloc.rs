@@ -10,7 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use abacus::{Buckets, Desc, Registry};
-use abacus_prometheus::TextEncoder;
+use abacus_prometheus::{Format, TextEncoder};
 
 /// The system allocator, counting the allocations and reallocations of each thread.
 struct CountingAllocator;
@@ -105,6 +105,18 @@ fn allocations_of_encode(encoder: &mut TextEncoder, registry: &Registry, out: &m
     allocations() - before
 }
 
+/// Allocations made by one encode in `format`.
+fn allocations_of_encode_as(
+    encoder: &mut TextEncoder,
+    registry: &Registry,
+    format: Format,
+    out: &mut Vec<u8>,
+) -> u64 {
+    let before = allocations();
+    encoder.encode_as(registry, format, out);
+    allocations() - before
+}
+
 #[test]
 fn a_warm_encoder_allocates_nothing() -> Result<(), abacus::Error> {
     let registry = registry()?;
@@ -132,5 +144,52 @@ fn a_warm_encoder_allocates_nothing() -> Result<(), abacus::Error> {
     allocations_of_encode(&mut encoder, &registry, &mut out);
     assert_eq!(allocations_of_encode(&mut encoder, &registry, &mut out), 0);
     assert_eq!(allocations_of_encode(&mut encoder, &registry, &mut out), 0);
+    Ok(())
+}
+
+#[test]
+fn a_warm_encoder_allocates_nothing_in_openmetrics_or_alternating() -> Result<(), abacus::Error> {
+    let registry = registry()?;
+    let mut encoder = TextEncoder::new();
+    let mut text = Vec::new();
+    let mut openmetrics = Vec::new();
+    let first = allocations_of_encode_as(
+        &mut encoder,
+        &registry,
+        Format::OpenMetrics,
+        &mut openmetrics,
+    );
+    assert!(first > 0, "is the allocator counting?");
+    let rendered = openmetrics.clone();
+    assert!(rendered.ends_with(b"# EOF\n"));
+    assert_eq!(
+        allocations_of_encode_as(
+            &mut encoder,
+            &registry,
+            Format::OpenMetrics,
+            &mut openmetrics
+        ),
+        0
+    );
+    assert_eq!(openmetrics, rendered);
+    // The text format shares the cache: once its output buffer has grown, scrapes in
+    // either format, in any order, allocate nothing.
+    encoder.encode_as(&registry, Format::Text, &mut text);
+    for format in [
+        Format::Text,
+        Format::OpenMetrics,
+        Format::Text,
+        Format::OpenMetrics,
+    ] {
+        let out = match format {
+            Format::Text => &mut text,
+            Format::OpenMetrics => &mut openmetrics,
+        };
+        assert_eq!(
+            allocations_of_encode_as(&mut encoder, &registry, format, out),
+            0,
+            "{format:?}"
+        );
+    }
     Ok(())
 }

@@ -1,29 +1,16 @@
 //! The `/metrics` server, spoken to over plain TCP on loopback.
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::{request, CLIENT_TIMEOUT};
+
 use abacus::{Desc, Registry};
 use abacus_prometheus::parse::parse_exposition;
 use abacus_prometheus::{Exporter, ExporterHandle, DEFAULT_ADDR};
-
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
 
 fn loopback_any_port() -> SocketAddr {
     "127.0.0.1:0".parse().expect("a socket address")
@@ -34,42 +21,6 @@ fn start(registry: &Registry) -> ExporterHandle {
         .listen(loopback_any_port())
         .start(registry)
         .expect("the server starts on a free loopback port")
-}
-
-/// Sends one HTTP/1.1 request that asks the server to close afterwards and reads the
-/// whole response.
-fn request(addr: SocketAddr, method: &str, target: &str) -> Response {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(CLIENT_TIMEOUT))
-        .expect("timeout");
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send request");
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("read response");
-    let raw = String::from_utf8(raw).expect("UTF-8 response");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a header block");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().expect("a status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status code");
-    let headers = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':').expect("name: value");
-            (name.trim().to_owned(), value.trim().to_owned())
-        })
-        .collect();
-    Response {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
 }
 
 fn counter_registry() -> Result<(Registry, abacus::Counter), abacus::Error> {
@@ -92,7 +43,7 @@ fn get_metrics_serves_the_text_exposition() -> Result<(), abacus::Error> {
     );
     let expected = "# HELP jobs_total Jobs run.\n# TYPE jobs_total counter\n\
                     jobs_total{queue=\"fast \\\"lane\\\"\"} 5\n";
-    assert_eq!(response.body, expected);
+    assert_eq!(response.text(), expected);
     assert_eq!(
         response.header("content-length"),
         Some(expected.len().to_string().as_str())
@@ -105,7 +56,7 @@ fn each_scrape_sees_the_current_values() -> Result<(), abacus::Error> {
     let (registry, fast) = counter_registry()?;
     let handle = start(&registry);
     for expected in [0.0, 1.0, 2.0] {
-        let body = request(handle.local_addr(), "GET", "/metrics?ignored=1").body;
+        let body = request(handle.local_addr(), "GET", "/metrics?ignored=1").text();
         let exposition = parse_exposition(&body).expect("the body parses");
         assert_eq!(
             exposition.value("jobs_total", &[("queue", "fast \"lane\"")]),
@@ -129,7 +80,7 @@ fn head_metrics_sends_headers_without_a_body() -> Result<(), abacus::Error> {
         head.header("content-length"),
         Some(get.body.len().to_string().as_str())
     );
-    assert_eq!(head.body, "");
+    assert!(head.body.is_empty());
     Ok(())
 }
 
@@ -246,7 +197,7 @@ fn concurrent_scrapes_all_get_the_whole_exposition() -> Result<(), abacus::Error
         for scraper in scrapers {
             let response = scraper.join().expect("the scraper thread");
             assert_eq!(response.status, 200);
-            let exposition = parse_exposition(&response.body).expect("the body parses");
+            let exposition = parse_exposition(&response.text()).expect("the body parses");
             assert_eq!(
                 exposition.value("jobs_total", &[("queue", "fast \"lane\"")]),
                 Some(7.0)
@@ -315,7 +266,7 @@ fn start_with_serves_what_the_hook_renders_and_keeps_its_state() {
             Some("text/plain; version=0.0.4; charset=utf-8")
         );
         assert_eq!(
-            response.body,
+            response.text(),
             format!("# TYPE scrapes counter\nscrapes_total {expected}\n")
         );
     }
@@ -330,9 +281,9 @@ fn start_with_answers_a_render_error_with_500() {
     let response = request(exporter.local_addr(), "GET", "/metrics");
     assert_eq!(response.status, 500);
     assert!(
-        response.body.contains("no registry today"),
+        response.text().contains("no registry today"),
         "{:?}",
-        response.body
+        response.text()
     );
 }
 

@@ -22,8 +22,26 @@ pub enum Error {
         /// The offending label value or help text.
         text: String,
     },
-    /// The same label name appears twice in one family.
+    /// The same label name appears twice in one family, its constant labels and the
+    /// registry's included.
     DuplicateLabelName(String),
+    /// A family's label name is also the name of one of its constant labels (its own or
+    /// the registry's), so every series would carry that label twice.
+    ConstLabelClash {
+        /// The family's name.
+        family: String,
+        /// The label name in both.
+        label: String,
+    },
+    /// A unit holds a character other than letters, digits, `_` and `:`, or is not the
+    /// end of the family name after an underscore (for counters, the name without
+    /// `_total`), as OpenMetrics requires.
+    InvalidUnit {
+        /// The family's name.
+        family: String,
+        /// The offending unit.
+        unit: String,
+    },
     /// A family was resolved with the wrong number of label values.
     LabelCount {
         /// The family's name.
@@ -92,6 +110,10 @@ pub enum ConflictReason {
     /// One registration of a counter named without `_total` asked for the name as given
     /// ([`Desc::exact_name`](crate::Desc::exact_name)) and the other did not.
     ExactName,
+    /// The unit differs.
+    Unit,
+    /// The constant labels differ, in names, values or order.
+    ConstLabels,
 }
 
 /// What is wrong with a histogram bucket bound.
@@ -120,6 +142,15 @@ impl fmt::Display for Error {
                  format can carry"
             ),
             Error::DuplicateLabelName(name) => write!(f, "label name {name:?} given twice"),
+            Error::ConstLabelClash { family, label } => write!(
+                f,
+                "family {family:?} has a label {label:?} and a constant label of the same name"
+            ),
+            Error::InvalidUnit { family, unit } => write!(
+                f,
+                "unit {unit:?} of family {family:?} must be made of letters, digits, '_' and \
+                 ':' and end the family name after an underscore"
+            ),
             Error::LabelCount {
                 family,
                 expected,
@@ -170,6 +201,8 @@ impl fmt::Display for ConflictReason {
             ConflictReason::Buckets => "bucket bounds",
             ConflictReason::Scale => "decimals",
             ConflictReason::ExactName => "`_total` suffix setting",
+            ConflictReason::Unit => "unit",
+            ConflictReason::ConstLabels => "constant labels",
         })
     }
 }

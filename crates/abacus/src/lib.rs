@@ -5,7 +5,8 @@
 //! # Map
 //!
 //! - Registering: [`Registry`], [`Desc`], [`Buckets`]; a registration returns a
-//!   [`Family`], which resolves label values to a handle.
+//!   [`Family`], which resolves label values to a handle. [`RegistryBuilder`] gives a
+//!   registry a namespace and constant labels.
 //! - Recording handles: [`Counter`] (and its thread-bound [`LocalCounter`]),
 //!   [`FixedCounter`] for fractional amounts, [`Gauge`], [`FloatGauge`], [`Histogram`].
 //! - Reading: [`Registry::visit`] with a [`Visitor`] (what exporters use),
@@ -52,6 +53,7 @@ mod cells;
 mod error;
 mod family;
 mod labels;
+mod meta;
 mod metrics;
 mod name;
 mod registry;
@@ -63,6 +65,7 @@ mod sync;
 pub use crate::error::{BucketError, ConflictReason, Error};
 pub use crate::family::Family;
 pub use crate::labels::LabelValues;
+pub use crate::meta::RegistryBuilder;
 pub use crate::metrics::{
     Counter, FixedCounter, FloatGauge, Gauge, Histogram, LocalCounter, Metric,
 };

@@ -6,6 +6,7 @@ use std::fmt;
 use crate::cells::SlotRange;
 use crate::cells::{CellSpace, PAGE_SLOTS};
 use crate::family::{FamilyCore, KindSpec};
+use crate::meta::{FamilyMeta, RegistryBuilder, RegistryMeta};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
 use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
@@ -18,29 +19,58 @@ use crate::{
 /// What a family is called, what it means and which labels it takes.
 ///
 /// ```
-/// let desc = abacus::Desc::new("http_requests_total", "Requests served.")
-///     .labels(["route", "status"]);
+/// let desc = abacus::Desc::new("http_request_duration_seconds", "Time to answer.")
+///     .unit("seconds")
+///     .labels(["route", "status"])
+///     .const_labels([("service", "api")]);
 /// # let _ = desc;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Desc {
     name: String,
     help: String,
+    unit: String,
     label_names: Vec<String>,
+    const_labels: Vec<(String, String)>,
     shared_name: bool,
     exact_name: bool,
 }
 
 impl Desc {
-    /// A family description with no labels.
+    /// A family description with no labels and no unit.
     pub fn new(name: impl Into<String>, help: impl Into<String>) -> Self {
         Desc {
             name: name.into(),
             help: help.into(),
+            unit: String::new(),
             label_names: Vec::new(),
+            const_labels: Vec::new(),
             shared_name: false,
             exact_name: false,
         }
+    }
+
+    /// Sets the unit, such as `seconds` or `bytes`. OpenMetrics requires it to end the
+    /// family name after an underscore (for counters, the name without `_total`), and
+    /// exposes it in a `# UNIT` line; the text format 0.0.4 has no place for it.
+    pub fn unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = unit.into();
+        self
+    }
+
+    /// Sets labels with the same value on every series of the family, written after the
+    /// registry's constant labels and before the series' own.
+    pub fn const_labels<I, K, V>(mut self, labels: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.const_labels = labels
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .collect();
+        self
     }
 
     /// Lets families with other label names share this name, as one metric family of
@@ -200,6 +230,7 @@ pub struct Registry {
 struct Inner {
     space: Arc<CellSpace>,
     families: RwLock<Families>,
+    meta: RegistryMeta,
 }
 
 #[derive(Default)]
@@ -219,6 +250,8 @@ struct Families {
 #[derive(Clone)]
 struct Listed {
     core: Arc<FamilyCore>,
+    /// Unit and constant labels.
+    meta: Arc<FamilyMeta>,
     /// Registered with [`Desc::shared_name`].
     shared_name: bool,
     /// See [`FamilyInfo::continues`].
@@ -242,12 +275,22 @@ impl fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry without a namespace or constant labels.
     pub fn new() -> Self {
+        Self::with_meta(RegistryMeta::default())
+    }
+
+    /// Starts building a registry with a namespace or constant labels.
+    pub fn builder() -> RegistryBuilder {
+        RegistryBuilder::default()
+    }
+
+    pub(crate) fn with_meta(meta: RegistryMeta) -> Self {
         Registry {
             inner: Arc::new(Inner {
                 space: CellSpace::new(),
                 families: RwLock::new(Families::default()),
+                meta,
             }),
         }
     }
@@ -303,8 +346,11 @@ impl Registry {
     /// # Errors
     ///
     /// - [`Error::InvalidMetricName`], [`Error::InvalidLabelName`],
-    ///   [`Error::ReservedLabelName`] (`__` prefixes; `le` on a histogram) and
-    ///   [`Error::DuplicateLabelName`] for a bad description;
+    ///   [`Error::ReservedLabelName`] (`__` prefixes; `le` on a histogram),
+    ///   [`Error::DuplicateLabelName`] (also among the constant labels, the registry's
+    ///   included), [`Error::InvalidUnit`] and [`Error::CarriageReturn`] for a bad
+    ///   description;
+    /// - [`Error::ConstLabelClash`] when a label name is also a constant label's;
     /// - [`Error::Conflict`] when the name is registered with a different description;
     /// - [`Error::NameClash`] when another family already exposes one of its sample names;
     /// - [`Error::CapacityExhausted`] when the registry is full.
@@ -342,7 +388,7 @@ impl Registry {
                 return Err(Error::DuplicateLabelName(label.clone()));
             }
         }
-        let (name, total_suffix) = match spec.kind() {
+        let (base, total_suffix) = match spec.kind() {
             crate::Kind::Counter => match desc.name.strip_suffix("_total") {
                 // A counter called just `_total` would expose `_total_total`.
                 Some("") => return Err(Error::InvalidMetricName(desc.name)),
@@ -351,6 +397,15 @@ impl Registry {
             },
             _ => (desc.name.as_str(), false),
         };
+        let qualified = self.inner.meta.qualify(base);
+        let name = qualified.as_str();
+        let meta = Arc::new(self.inner.meta.family_meta(
+            name,
+            spec.kind(),
+            &desc.unit,
+            &desc.const_labels,
+            &desc.label_names,
+        )?);
         let label_names: Box<[Box<str>]> =
             desc.label_names.iter().map(|n| n.as_str().into()).collect();
 
@@ -367,7 +422,11 @@ impl Registry {
                 if sibling.core.name != existing.core.name {
                     break;
                 }
-                match sibling.core.conflict(&desc.help, &label_names, &spec) {
+                let reason = sibling
+                    .core
+                    .conflict(&desc.help, &label_names, &spec)
+                    .or_else(|| meta_conflict(&sibling.meta, &meta));
+                match reason {
                     None if sibling.total_suffix != total_suffix => {
                         return Err(conflict(ConflictReason::ExactName))
                     }
@@ -382,7 +441,11 @@ impl Registry {
             // Compared with its own label names, the first family tells whether everything
             // else (kind, buckets, scale, help) is the same.
             let own_labels = &existing.core.label_names;
-            if let Some(reason) = existing.core.conflict(&desc.help, own_labels, &spec) {
+            let reason = existing
+                .core
+                .conflict(&desc.help, own_labels, &spec)
+                .or_else(|| meta_conflict(&existing.meta, &meta));
+            if let Some(reason) = reason {
                 return Err(conflict(reason));
             }
             if existing.total_suffix != total_suffix {
@@ -393,6 +456,7 @@ impl Registry {
                 end,
                 Listed {
                     core: core.clone(),
+                    meta,
                     shared_name: true,
                     continues: true,
                     total_suffix,
@@ -425,6 +489,7 @@ impl Registry {
         }
         families.list.push(Listed {
             core: core.clone(),
+            meta,
             shared_name: desc.shared_name,
             continues: false,
             total_suffix,
@@ -514,6 +579,17 @@ impl fmt::Debug for VisitBuffers {
     }
 }
 
+/// What differs between two families' exposition-only descriptions.
+fn meta_conflict(existing: &FamilyMeta, new: &FamilyMeta) -> Option<ConflictReason> {
+    if existing.unit != new.unit {
+        Some(ConflictReason::Unit)
+    } else if existing.const_labels != new.const_labels {
+        Some(ConflictReason::ConstLabels)
+    } else {
+        None
+    }
+}
+
 fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
     let family = &*listed.core;
     let VisitBuffers {
@@ -560,6 +636,8 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         kind: family.spec.kind(),
         label_names: &family.label_names,
         bounds,
+        unit: &listed.meta.unit,
+        const_labels: &listed.meta.const_labels,
         continues: listed.continues,
         total_suffix: listed.total_suffix,
     });

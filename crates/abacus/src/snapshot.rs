@@ -21,13 +21,19 @@ pub struct FamilyInfo<'a> {
     /// key per-family caches by it. Its series come in the same order on every visit,
     /// new ones after the old.
     pub id: u64,
-    /// The family name; for counters without the `_total` suffix, which counter samples
-    /// carry unless [`total_suffix`](Self::total_suffix) says otherwise.
+    /// The family name, with the registry's namespace; for counters without the `_total`
+    /// suffix, which counter samples carry unless [`total_suffix`](Self::total_suffix)
+    /// says otherwise.
     pub name: &'a str,
     /// The help text, unescaped.
     pub help: &'a str,
+    /// The unit, or empty; when set, the name ends with it.
+    pub unit: &'a str,
     /// The exposition type.
     pub kind: Kind,
+    /// Labels every series of the family carries, with raw values: the registry's, then
+    /// the family's. None of their names is among `label_names`.
+    pub const_labels: &'a [(Box<str>, Box<str>)],
     /// The label names, in the order of every series' values.
     pub label_names: &'a [Box<str>],
     /// For histograms, the bucket upper bounds without `+Inf`; empty otherwise.
@@ -118,8 +124,12 @@ pub struct FamilySnapshot {
     pub name: String,
     /// The help text.
     pub help: String,
+    /// The unit, or empty.
+    pub unit: String,
     /// The exposition type.
     pub kind: Kind,
+    /// See [`FamilyInfo::const_labels`].
+    pub const_labels: Vec<(String, String)>,
     /// The label names.
     pub label_names: Vec<String>,
     /// Histogram bounds without `+Inf`.
@@ -184,7 +194,13 @@ impl Visitor for Snapshot {
         self.families.push(FamilySnapshot {
             name: family.name.to_owned(),
             help: family.help.to_owned(),
+            unit: family.unit.to_owned(),
             kind: family.kind,
+            const_labels: family
+                .const_labels
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
             label_names: family.label_names.iter().map(|n| n.to_string()).collect(),
             bounds: family.bounds.to_vec(),
             series: Vec::new(),

@@ -51,6 +51,32 @@ pub enum ParseErrorKind {
     TypeAfterSamples(String),
     /// The input does not end with a line feed.
     MissingFinalNewline,
+    /// OpenMetrics: the exposition does not end with `# EOF`.
+    MissingEof,
+    /// OpenMetrics: something follows the `# EOF` line.
+    TextAfterEof,
+    /// OpenMetrics: a blank line.
+    BlankLine,
+    /// OpenMetrics: a line starting with `#` that is not `# HELP`, `# TYPE`, `# UNIT` or
+    /// `# EOF`.
+    InvalidComment(String),
+    /// OpenMetrics: a second `# UNIT` line for a family.
+    DuplicateUnit(String),
+    /// OpenMetrics: a unit with characters other than letters, digits, `_` and `:`, or one
+    /// that does not end the family name after an underscore.
+    InvalidUnit {
+        /// The family name.
+        name: String,
+        /// The unit.
+        unit: String,
+    },
+    /// OpenMetrics: a `# HELP`, `# TYPE` or `# UNIT` line after the family's samples.
+    MetadataAfterSamples(String),
+    /// OpenMetrics: a family's lines resume after another family's began.
+    InterleavedFamily(String),
+    /// OpenMetrics: a sample named as its family but with a suffix its type does not
+    /// have, such as a counter sample without `_total`.
+    InvalidSampleName(String),
 }
 
 impl fmt::Display for ParseError {
@@ -88,6 +114,23 @@ impl fmt::Display for ParseErrorKind {
                 write!(f, "TYPE line for {name:?} after its samples")
             }
             Self::MissingFinalNewline => f.write_str("the last line does not end with a line feed"),
+            Self::MissingEof => f.write_str("the exposition does not end with # EOF"),
+            Self::TextAfterEof => f.write_str("text after # EOF"),
+            Self::BlankLine => f.write_str("blank line"),
+            Self::InvalidComment(line) => write!(f, "comment {line:?} is not HELP, TYPE or UNIT"),
+            Self::DuplicateUnit(name) => write!(f, "second UNIT line for {name:?}"),
+            Self::InvalidUnit { name, unit } => {
+                write!(f, "unit {unit:?} does not end the family name {name:?}")
+            }
+            Self::MetadataAfterSamples(name) => {
+                write!(f, "metadata for {name:?} after its samples")
+            }
+            Self::InterleavedFamily(name) => {
+                write!(f, "family {name:?} resumes after another family")
+            }
+            Self::InvalidSampleName(name) => {
+                write!(f, "sample name {name:?} does not fit its family's type")
+            }
         }
     }
 }

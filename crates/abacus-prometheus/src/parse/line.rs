@@ -60,7 +60,7 @@ fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
-fn is_metric_name(name: &str) -> bool {
+pub(super) fn is_metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -68,7 +68,7 @@ fn is_metric_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-fn is_label_name(name: &str) -> bool {
+pub(super) fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()
@@ -263,7 +263,7 @@ fn parse_value(token: &str) -> Result<f64, ParseErrorKind> {
 
 /// `digits[.digits]` or `.digits`, then an optional `e[+-]digits`, with at least one digit
 /// in the mantissa.
-fn is_decimal(text: &str) -> bool {
+pub(super) fn is_decimal(text: &str) -> bool {
     let (mantissa, exponent) = match text.find(['e', 'E']) {
         Some(at) => (&text[..at], Some(&text[at + 1..])),
         None => (text, None),

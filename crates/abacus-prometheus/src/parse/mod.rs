@@ -1,5 +1,6 @@
-//! A parser for the Prometheus text format 0.0.4, for reading an exposition back: tests,
-//! tools and self-checks.
+//! Parsers for the Prometheus text format 0.0.4 and OpenMetrics 1.0, for reading an
+//! exposition back: tests, tools and self-checks. [`parse_exposition`] reads the text
+//! format and [`parse_openmetrics`] OpenMetrics; both give an [`Exposition`].
 //!
 //! It follows the format's specification
 //! (<https://prometheus.io/docs/instrumenting/exposition_formats/#text-based-format>)
@@ -21,13 +22,17 @@
 
 mod error;
 mod line;
+mod openmetrics;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_openmetrics;
 
 use std::collections::HashSet;
 
 pub use self::error::{ParseError, ParseErrorKind};
 use self::line::{parse_comment, parse_sample, Comment};
+pub use self::openmetrics::parse_openmetrics;
 
 /// One sample line.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +43,9 @@ pub struct Sample {
     pub labels: Vec<(String, String)>,
     /// The value.
     pub value: f64,
-    /// The timestamp in milliseconds since the Unix epoch, when the line has one.
+    /// The timestamp in milliseconds since the Unix epoch, when the line has one
+    /// (OpenMetrics gives seconds; they are rounded to the millisecond, as Prometheus
+    /// stores them).
     pub timestamp_ms: Option<i64>,
 }
 
@@ -62,6 +69,7 @@ impl Sample {
 
 /// The type a `# TYPE` line declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MetricType {
     /// `counter`
     Counter,
@@ -71,17 +79,27 @@ pub enum MetricType {
     Histogram,
     /// `summary`
     Summary,
-    /// `untyped`
+    /// `untyped` (text format only)
     Untyped,
+    /// `gaugehistogram` (OpenMetrics only)
+    GaugeHistogram,
+    /// `stateset` (OpenMetrics only)
+    StateSet,
+    /// `info` (OpenMetrics only)
+    Info,
+    /// `unknown` (OpenMetrics only)
+    Unknown,
 }
 
-/// Everything a text exposition holds, in input order.
+/// Everything an exposition holds, in input order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Exposition {
     /// `# HELP` lines: the metric name and the unescaped text.
     pub help_lines: Vec<(String, String)>,
     /// `# TYPE` lines: the metric name and its type.
     pub type_lines: Vec<(String, MetricType)>,
+    /// `# UNIT` lines (OpenMetrics only): the family name and its unit.
+    pub unit_lines: Vec<(String, String)>,
     /// Sample lines.
     pub samples: Vec<Sample>,
 }
@@ -93,6 +111,14 @@ impl Exposition {
             .iter()
             .find(|(metric, _)| metric == name)
             .map(|(_, text)| text.as_str())
+    }
+
+    /// The unit given for `name`.
+    pub fn unit(&self, name: &str) -> Option<&str> {
+        self.unit_lines
+            .iter()
+            .find(|(metric, _)| metric == name)
+            .map(|(_, unit)| unit.as_str())
     }
 
     /// The type declared for `name`.
@@ -189,9 +215,9 @@ pub fn parse_exposition(input: &str) -> Result<Exposition, ParseError> {
 /// The sample names a family of this type and name has in the text format.
 fn sample_names(name: &str, kind: MetricType) -> impl Iterator<Item = String> + '_ {
     let suffixes: &[&str] = match kind {
-        MetricType::Counter | MetricType::Gauge | MetricType::Untyped => &[""],
         MetricType::Histogram => &["_bucket", "_sum", "_count"],
         MetricType::Summary => &["", "_sum", "_count"],
+        _ => &[""],
     };
     suffixes.iter().map(move |suffix| format!("{name}{suffix}"))
 }
