@@ -55,8 +55,6 @@ struct Name<K: Kind> {
     exposed: String,
     /// The description the name was first registered with. Families that share a name
     /// share their help text, so later label sets take this one too.
-    // TODO: the unit is kept here but not exposed: the text format 0.0.4 has no line for
-    // it, and the core's `Desc` cannot carry one for an OpenMetrics `# UNIT` line yet.
     description: Description,
     /// The families, by sorted label names.
     families: HashMap<Vec<String>, Family<K::Core>>,
@@ -148,13 +146,26 @@ impl<K: Kind> Catalog<K> {
         if let Some(family) = entry.families.get(&label_names) {
             return Ok(family.clone());
         }
-        let desc = Desc::new(&*entry.exposed, &*entry.description.help)
+        let mut desc = Desc::new(&*entry.exposed, &*entry.description.help)
             .labels(label_names.iter().map(String::as_str))
             .shared_name();
+        if let Some(unit) = exposed_unit(&entry.exposed, entry.description.unit) {
+            desc = desc.unit(unit);
+        }
         let family = K::register(context.registry, desc, context.config, name)?;
         entry.families.insert(label_names, family.clone());
         Ok(family)
     }
+}
+
+/// The unit for an OpenMetrics `# UNIT` line, when the exposed name ends with it (for
+/// counters, before `_total`), as OpenMetrics requires: with recommended naming, or when
+/// the caller named the metric that way. Otherwise the unit only shaped the name.
+fn exposed_unit(exposed: &str, unit: Option<Unit>) -> Option<&'static str> {
+    let unit = sanitize::unit_name(unit?)?;
+    let base = exposed.strip_suffix("_total").unwrap_or(exposed);
+    let rest = base.strip_suffix(unit)?;
+    (rest.len() > 1 && rest.ends_with('_')).then_some(unit)
 }
 
 /// The sanitized label names of a series, sorted, and their values in the same order.

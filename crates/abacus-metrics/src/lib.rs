@@ -115,9 +115,9 @@
 //! `jobs`, not `jobs_total`. [`PrometheusBuilder::with_recommended_naming`] adds `_total`
 //! to counters that lack it and the described unit to names (`latency` in seconds becomes
 //! `latency_seconds`). A description's help text is kept whatever its unit. The text
-//! format 0.0.4 has no line for units, so the unit only shows in names; the recorder keeps
-//! it per name so that an OpenMetrics `# UNIT` line can use it once the core's `Desc`
-//! carries one.
+//! format 0.0.4 has no line for units; in OpenMetrics a family gets a `# UNIT` line when
+//! its exposed name ends with the unit, as that format requires (with recommended naming,
+//! or when the name was chosen so), and none otherwise.
 //!
 //! # Not yet
 //!

@@ -51,15 +51,24 @@ pub(crate) fn help(raw: &str) -> String {
 /// The suffixes a sample name may end with after which a unit goes, not after them.
 const SAMPLE_SUFFIXES: [&str; 4] = ["_total", "_sum", "_count", "_bucket"];
 
+/// The word a unit adds to a name (and an OpenMetrics `# UNIT` line): none for a plain
+/// count, `ratio` for percentages (Prometheus' convention for fractions), otherwise the
+/// unit's own name, such as `seconds`.
+pub(crate) fn unit_name(unit: Unit) -> Option<&'static str> {
+    match unit {
+        Unit::Count => None,
+        Unit::Percent => Some("ratio"),
+        other => Some(other.as_str()),
+    }
+}
+
 /// Adds the unit to a sanitized name, for recommended naming: `latency` in seconds becomes
 /// `latency_seconds`, `sent_total` in bytes `sent_bytes_total`. A name that already says
 /// its unit is left alone, and [`Unit::Count`] adds nothing; [`Unit::Percent`] is spelled
 /// `ratio`, as the Prometheus naming guide asks.
 pub(crate) fn with_unit(name: &str, unit: Unit) -> String {
-    let unit = match unit {
-        Unit::Count => return name.to_owned(),
-        Unit::Percent => "ratio",
-        other => other.as_str(),
+    let Some(unit) = unit_name(unit) else {
+        return name.to_owned();
     };
     let says_unit = |stem: &str| stem == unit || stem.ends_with(&format!("_{unit}"));
     for suffix in SAMPLE_SUFFIXES {

@@ -389,3 +389,29 @@ fn reserved_label_names_are_rewritten_and_global_labels_lose_to_the_keys() {
     assert_eq!(series[&key("sizes_count", &ninth)], 1.0);
     check_exposition(&text, "reserved");
 }
+
+#[test]
+fn units_reach_openmetrics_when_the_name_ends_with_them() {
+    // OpenMetrics wants a family's unit to end its name: recommended naming appends it,
+    // so the unit line appears; a name that does not end with its unit gets none.
+    let recorder = PrometheusBuilder::new()
+        .with_recommended_naming(true)
+        .build_recorder();
+    record_with(&recorder, 12, || {
+        describe_histogram!("latency", Seconds, "Time to answer.");
+        histogram!("latency").record(0.5);
+    });
+    let plain = PrometheusBuilder::new().build_recorder();
+    record_with(&plain, 13, || {
+        describe_gauge!("heap", Bytes, "Heap in use.");
+        gauge!("heap").set(10.0);
+    });
+    let named = abacus_prometheus::render_openmetrics(recorder.handle().registry());
+    assert!(
+        named.contains("# UNIT latency_seconds seconds\n"),
+        "{named}"
+    );
+    let unnamed = abacus_prometheus::render_openmetrics(plain.handle().registry());
+    assert!(!unnamed.contains("# UNIT"), "{unnamed}");
+    assert!(unnamed.contains("# HELP heap Heap in use.\n"), "{unnamed}");
+}
