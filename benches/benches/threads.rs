@@ -11,44 +11,20 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use abacus_benches::{observations, time_threads, BUCKETS, OBSERVATIONS};
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use abacus_benches::{observations, threads_group, BUCKETS, OBSERVATIONS};
+use criterion::{criterion_group, criterion_main, Criterion};
 use metrics::{Key, Metadata, Recorder};
 use metrics_exporter_prometheus::PrometheusBuilder;
+
+#[path = "shared/threaded.rs"]
+mod threaded;
+use threaded::bench;
 
 const METADATA: Metadata<'static> = Metadata::new(module_path!(), metrics::Level::INFO, None);
 const MASK: usize = OBSERVATIONS - 1;
 
-/// Benches `name` on `threads` threads; `make(thread)` builds each thread's operation.
-/// `after(operations)` runs after each sample, untimed, with the number of operations the
-/// sample made: the benches check their totals with it.
-fn bench<F, Op>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    threads: usize,
-    make: F,
-    after: impl Fn(u64),
-) where
-    F: Fn(usize) -> Op + Sync,
-    Op: FnMut(),
-{
-    group.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let elapsed = time_threads(threads, iters, &make);
-            after(iters * threads as u64);
-            elapsed
-        })
-    });
-}
-
 fn counters(c: &mut Criterion, threads: usize) {
-    let title = if threads == 1 {
-        "counter increment from 1 thread".to_owned()
-    } else {
-        format!("counter increment from {threads} threads at once")
-    };
-    let mut group = c.benchmark_group(title);
+    let mut group = c.benchmark_group(threads_group("counter increment", threads));
 
     let atomic = AtomicU64::new(0);
     bench(
@@ -141,12 +117,7 @@ fn counters(c: &mut Criterion, threads: usize) {
 }
 
 fn histograms(c: &mut Criterion, threads: usize) {
-    let title = if threads == 1 {
-        "histogram observe from 1 thread".to_owned()
-    } else {
-        format!("histogram observe from {threads} threads at once")
-    };
-    let mut group = c.benchmark_group(title);
+    let mut group = c.benchmark_group(threads_group("histogram observe", threads));
     let values = observations();
     let values = &values;
     let expected = std::cell::Cell::new(0);

@@ -139,6 +139,16 @@ pub fn three_label_series(n: usize) -> Vec<[String; 3]> {
     all
 }
 
+/// The criterion group name of `workload` run from `threads` threads at once, as the
+/// multi-thread benches name their groups and the report finds them.
+pub fn threads_group(workload: &str, threads: usize) -> String {
+    if threads == 1 {
+        format!("{workload} from 1 thread")
+    } else {
+        format!("{workload} from {threads} threads at once")
+    }
+}
+
 /// Runs `threads` threads that each make their operation with `make` (outside the timing),
 /// wait on one barrier, then time `iters` calls of it on their own clock. Returns the
 /// slowest thread's time: the wall time in which all `threads * iters` operations were

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use abacus_benches::{results_dir, target_dir};
+use abacus_benches::{results_dir, target_dir, threads_group};
 use serde_json::Value;
 
 type Error = Box<dyn std::error::Error>;
@@ -27,6 +27,15 @@ const COUNTER_2T: &str = "counter increment from 2 threads at once";
 const HISTOGRAM_1T: &str = "histogram observe from 1 thread";
 const HISTOGRAM_2T: &str = "histogram observe from 2 threads at once";
 const RENDER: &str = "render 10000 counter and 1000 histogram series to text";
+/// The facade's workloads, named as in the table beside their group names (which end in
+/// "from 1 thread" or "from 2 threads at once").
+const FACADE: [(&str, &str); 3] = [
+    ("counter! with static labels", "macro, static labels"),
+    ("counter! with a dynamic label", "macro, dynamic label"),
+    ("kept counter! handle increment", "kept handle"),
+];
+const FACADE_OURS: &str = "abacus-metrics";
+const FACADE_INCUMBENT: &str = "metrics-exporter-prometheus";
 
 const FETCH_ADD: &str = "baseline: relaxed fetch_add";
 const PEERS: [&str; 4] = ["prometheus", "prometheus-client", "metrics", "measured"];
@@ -337,6 +346,67 @@ fn threads_table(out: &mut String, rows: &[Threads]) -> Result<(), Error> {
             1e3 / row.one,
             2e3 / row.two,
             x(row.scaling())
+        )?;
+    }
+    out.push('\n');
+    Ok(())
+}
+
+/// One workload of the facade at one thread count: both recorders' medians.
+struct Facade {
+    workload: &'static str,
+    threads: usize,
+    ours: f64,
+    incumbent: f64,
+}
+
+impl Facade {
+    fn ratio(&self) -> f64 {
+        self.ours / self.incumbent
+    }
+}
+
+fn facade(results: &Criterion) -> Vec<Facade> {
+    let mut rows = Vec::new();
+    for (group, workload) in FACADE {
+        for threads in [1, 2] {
+            let group = threads_group(group, threads);
+            if let (Ok(ours), Ok(incumbent)) = (
+                results.get(&group, FACADE_OURS),
+                results.get(&group, FACADE_INCUMBENT),
+            ) {
+                rows.push(Facade {
+                    workload,
+                    threads,
+                    ours,
+                    incumbent,
+                });
+            }
+        }
+    }
+    rows
+}
+
+fn facade_table(out: &mut String, rows: &[Facade]) -> Result<(), Error> {
+    writeln!(
+        out,
+        "| workload | threads | {FACADE_OURS}: time per op per thread | \
+         {FACADE_INCUMBENT}: time per op per thread | {FACADE_OURS} / {FACADE_INCUMBENT} | \
+         {FACADE_OURS}: total M ops/s | {FACADE_INCUMBENT}: total M ops/s |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )?;
+    for row in rows {
+        let total = |t: f64| row.threads as f64 * 1e3 / t;
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+            row.workload,
+            row.threads,
+            ns(row.ours),
+            ns(row.incumbent),
+            x(row.ratio()),
+            total(row.ours),
+            total(row.incumbent)
         )?;
     }
     out.push('\n');
@@ -777,9 +847,10 @@ fn run() -> Result<(), Error> {
          and `family.with_labels(&values)?.inc()`; prometheus: `with_label_values(&values).inc()`; \
          prometheus-client: `family.get_or_create(&labels).inc()` with the label sets built \
          once before the loop (it takes owned keys); metrics: `counter!(\"requests_total\", \
-         \"route\" => ..)` under `with_local_recorder` (set once around the loop); measured: \
-         `vec.inc(group)`, with the values known up front (`RodeoReader`, its recommendation) \
-         and interned on first use (`ThreadedRodeo`).\n"
+         \"route\" => ..)` under `with_local_recorder` (set once around the loop), and the \
+         same calls on abacus-metrics (see the facade section); measured: `vec.inc(group)`, \
+         with the values known up front (`RodeoReader`, its recommendation) and interned on \
+         first use (`ThreadedRodeo`).\n"
     )?;
     group_table(&mut md, &results, PER_CALL, None)?;
 
@@ -894,18 +965,54 @@ fn run() -> Result<(), Error> {
         )?;
     }
 
+    writeln!(md, "## The metrics facade (abacus-metrics)\n")?;
+    writeln!(
+        md,
+        "The same `counter!` calls recorded by {FACADE_OURS} and by {FACADE_INCUMBENT}, \
+         each recorder built with `build_recorder()` (no listener) and set as the local \
+         recorder of every bench thread (`metrics::set_default_local_recorder`) before the \
+         timing. Macro, static labels: 4 call sites such as `counter!(\"requests_total\", \
+         \"route\" => \"/api/v1/users\", \"status\" => \"200\")`, rotated; the macro makes \
+         each site's key a `static`, hashed at compile time. Macro, dynamic label: \
+         `counter!(\"requests_total\", \"route\" => \"/api/v1/users\", \"tenant\" => tenant)` \
+         with `tenant` cloned from one of 100 `String`s, rotated, so every call allocates, \
+         builds and hashes its key. Kept handle: `counter!(..)` once per thread before the \
+         timing, then `handle.increment(1)`. Every series exists before the timing, and \
+         each recorder's rendering is checked after each sample (untimed) to hold every \
+         increment. With 2 threads both record into the same series, started on a barrier \
+         as in section 4: the time per op is the slowest thread's time over its \
+         operations, and the total throughput is threads / that time.\n"
+    )?;
+    let facade_rows = facade(&results);
+    facade_table(&mut md, &facade_rows)?;
+    let ratios = facade_rows.iter().map(Facade::ratio);
+    let (fastest, slowest) = ratios.fold((f64::INFINITY, 0.0f64), |(lo, hi), r| {
+        (lo.min(r), hi.max(r))
+    });
+    if !facade_rows.is_empty() {
+        writeln!(
+            md,
+            "{FACADE_OURS} takes from {} to {} the time of {FACADE_INCUMBENT} per operation \
+             over these {} rows.\n",
+            x(fastest),
+            x(slowest),
+            facade_rows.len()
+        )?;
+    }
+
     writeln!(
         md,
         "## How\n\n\
          `bash benches/run` builds everything, then runs the benches of \
-         `cargo bench -p abacus-benches` one at a time (`counter`, `histogram`, `inference`, \
-         `memory`, `render`, `threads`), then `abacus-benches`'s `replay` bin \
+         `cargo bench -p abacus-benches` one at a time (`counter`, `facade`, `histogram`, \
+         `inference`, `memory`, `render`, `threads`), then `abacus-benches`'s `replay` bin \
          (the loadgen comparison) and `report` bin (this file and the chart). Criterion runs \
          each bench for 0.7 s of warm-up and 2 s of samples (render: 1 s and 4 s, 20 flat \
          samples); the tables show the median of the samples. The peers are `prometheus` \
          0.14, `prometheus-client` 0.26, `metrics` 0.24 with `metrics-exporter-prometheus` \
          0.18 (recorder built with `build_recorder()`, no listener, called through the \
-         `Recorder` trait or `with_local_recorder`) and `measured` 0.0.25 (0.1 needs rustc \
+         `Recorder` trait or set as a thread's local recorder with `with_local_recorder` or \
+         `set_default_local_recorder`) and `measured` 0.0.25 (0.1 needs rustc \
          1.98). Every library gets the same harness: handles made and cloned out before the \
          timing, `black_box` on the handle and the inputs.\n"
     )?;
