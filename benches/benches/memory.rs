@@ -125,7 +125,9 @@ fn create(library: &str, kind: &str, series: &[[String; 3]]) -> Box<dyn std::any
             if histogram {
                 let family = registry
                     .histogram(
-                        abacus::Desc::new("latency_seconds", "Latency.").labels(THREE_LABELS),
+                        abacus::Desc::new("latency_seconds", "Latency.")
+                            .labels(THREE_LABELS)
+                            .max_series(series.len()),
                         abacus::Buckets::new(BUCKETS).expect("valid"),
                     )
                     .expect("valid");
@@ -137,7 +139,11 @@ fn create(library: &str, kind: &str, series: &[[String; 3]]) -> Box<dyn std::any
                 }
             } else {
                 let family = registry
-                    .counter(abacus::Desc::new("requests_total", "Requests.").labels(THREE_LABELS))
+                    .counter(
+                        abacus::Desc::new("requests_total", "Requests.")
+                            .labels(THREE_LABELS)
+                            .max_series(series.len()),
+                    )
                     .expect("valid");
                 for [a, b, c] in series {
                     family

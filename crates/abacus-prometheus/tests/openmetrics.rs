@@ -635,3 +635,32 @@ fn families_sharing_a_name_render_as_one_family_in_both_formats() -> Result<(), 
     }
     Ok(())
 }
+
+#[test]
+fn an_overflowing_family_renders_as_one_family_with_its_overflow_series(
+) -> Result<(), abacus::Error> {
+    let registry = Registry::new();
+    let requests = registry.counter(
+        Desc::new("requests", "Requests.")
+            .labels(["tenant"])
+            .max_series(1),
+    )?;
+    requests.inc(&["a"])?;
+    requests.inc(&["b"])?;
+    requests.add(&["c"], 5)?;
+    let text = render_text(&registry);
+    assert_eq!(
+        text,
+        "# HELP requests_total Requests.\n# TYPE requests_total counter\n\
+         requests_total{tenant=\"a\"} 1\n\
+         requests_total{abacus_overflow=\"true\"} 6\n\
+         # HELP abacus_series_overflow_total Resolutions of new label values that went to \
+         a family's overflow series because the family held as many series as its limit \
+         allows.\n# TYPE abacus_series_overflow_total counter\n\
+         abacus_series_overflow_total{family=\"requests\"} 2\n"
+    );
+    for (format, rendered, read) in both(&registry) {
+        assert_eq!(read.type_lines.len(), 2, "{format:?}\n{rendered}");
+    }
+    Ok(())
+}

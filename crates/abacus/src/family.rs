@@ -66,10 +66,31 @@ pub(crate) struct SeriesId {
     pub(crate) range: SlotRange,
 }
 
+/// The label that marks a family's overflow series, which holds what was recorded for new
+/// label values once the family had reached its series limit. Families may not use it.
+pub const OVERFLOW_LABEL: &str = "abacus_overflow";
+
+/// The series number handles of the overflow series carry.
+pub(crate) const OVERFLOW_SERIES: u32 = u32::MAX;
+
+/// A new id, unique in the process, for a family or anything an exporter caches like one.
+pub(crate) fn next_family_id() -> u64 {
+    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, Relaxed)
+}
+
 /// The shared part of a family, behind every [`Family`] handle.
 pub(crate) struct FamilyCore {
     /// Unique in the process, so that an exporter can cache per-family work across scrapes.
     pub(crate) id: u64,
+    /// The id under which the overflow series is visited: it has other label names, so
+    /// visitors see it as a family of its own that continues this one.
+    pub(crate) overflow_id: u64,
+    /// How many series the family may hold; past it, new label values resolve to the
+    /// overflow series.
+    max_series: usize,
+    /// Resolutions of new label values that went to the overflow series.
+    pub(crate) overflowed: AtomicU64,
     /// The family name; for counters without the `_total` suffix.
     pub(crate) name: Box<str>,
     pub(crate) help: Box<str>,
@@ -87,6 +108,8 @@ struct Index {
     /// Series numbers, by hash of their label values.
     table: HashTable<u32>,
     series: SeriesStore,
+    /// Created when the first resolution finds the family full.
+    overflow: Option<SlotRange>,
 }
 
 impl FamilyCore {
@@ -96,11 +119,14 @@ impl FamilyCore {
         label_names: Box<[Box<str>]>,
         spec: KindSpec,
         space: Arc<CellSpace>,
+        max_series: usize,
     ) -> Self {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let label_count = label_names.len();
         FamilyCore {
-            id: NEXT_ID.fetch_add(1, Relaxed),
+            id: next_family_id(),
+            overflow_id: next_family_id(),
+            max_series,
+            overflowed: AtomicU64::new(0),
             name,
             help,
             label_names,
@@ -111,6 +137,7 @@ impl FamilyCore {
             index: RwLock::new(Index {
                 table: HashTable::new(),
                 series: SeriesStore::new(label_count),
+                overflow: None,
             }),
         }
     }
@@ -194,8 +221,11 @@ impl FamilyCore {
                 bytes,
             });
         }
+        if index.series.len() >= self.max_series {
+            return self.overflow(&mut index);
+        }
         let range = self.space.allocate(&self.slots)?;
-        let Index { table, series } = &mut *index;
+        let Index { table, series, .. } = &mut *index;
         let number = series.push(range, values, &self.hasher);
         table.insert_unique(hash, number, |&i| series.hash(i, &self.hasher));
         Ok(SeriesId {
@@ -204,25 +234,43 @@ impl FamilyCore {
         })
     }
 
+    /// The overflow series, created on first use; counts the resolution.
+    fn overflow(&self, index: &mut Index) -> Result<SeriesId, Error> {
+        let range = match index.overflow {
+            Some(range) => range,
+            None => *index.overflow.insert(self.space.allocate(&self.slots)?),
+        };
+        self.overflowed.fetch_add(1, Relaxed);
+        Ok(SeriesId {
+            index: OVERFLOW_SERIES,
+            range,
+        })
+    }
+
     /// Appends, for every series in creation order, where its cells are to `ranges` and
     /// its label values to `labels` (encoded as [`LabelValues`], one after another), with
-    /// the end of each in `labels` to `label_ends`.
+    /// the end of each in `labels` to `label_ends`; returns where the overflow series'
+    /// cells are, if it exists.
     pub(crate) fn series_into(
         &self,
         ranges: &mut Vec<SlotRange>,
         labels: &mut Vec<u8>,
         label_ends: &mut Vec<usize>,
-    ) {
+    ) -> Option<SlotRange> {
         let index = self.index.read();
         for number in 0..index.series.len() as u32 {
             ranges.push(index.series.range(number));
             LabelValues::encode(labels, index.series.values(number));
             label_ends.push(labels.len());
         }
+        index.overflow
     }
 
     /// The label values of one series, for `Debug` output.
     pub(crate) fn labels_of(&self, series: u32) -> Vec<String> {
+        if series == OVERFLOW_SERIES {
+            return vec![format!("{OVERFLOW_LABEL}=true")];
+        }
         let index = self.index.read();
         index.series.values(series).map(str::to_owned).collect()
     }

@@ -63,7 +63,7 @@ mod snapshot;
 mod sync;
 
 pub use crate::error::{BucketError, ConflictReason, Error};
-pub use crate::family::Family;
+pub use crate::family::{Family, OVERFLOW_LABEL};
 pub use crate::labels::LabelValues;
 pub use crate::meta::RegistryBuilder;
 pub use crate::metrics::{

@@ -23,11 +23,23 @@ pub(crate) struct FamilyMeta {
 }
 
 /// Settings fixed when a registry is built.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RegistryMeta {
+    /// The series limit of families that set none.
+    pub(crate) max_series: usize,
     /// Prepended to every family name with an underscore; empty for none.
     pub(crate) namespace: Box<str>,
     pub(crate) const_labels: ConstLabels,
+}
+
+impl Default for RegistryMeta {
+    fn default() -> Self {
+        RegistryMeta {
+            max_series: Registry::DEFAULT_MAX_SERIES,
+            namespace: Box::default(),
+            const_labels: Box::default(),
+        }
+    }
 }
 
 impl RegistryMeta {
@@ -142,11 +154,22 @@ fn check_value(family: &str, value: &str) -> Result<(), Error> {
 /// assert_eq!(requests.name(), "gateway_requests");
 /// # Ok::<(), abacus::Error>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 #[must_use]
 pub struct RegistryBuilder {
     namespace: String,
     const_labels: Vec<(String, String)>,
+    max_series: usize,
+}
+
+impl Default for RegistryBuilder {
+    fn default() -> Self {
+        RegistryBuilder {
+            namespace: String::new(),
+            const_labels: Vec::new(),
+            max_series: Registry::DEFAULT_MAX_SERIES,
+        }
+    }
 }
 
 impl RegistryBuilder {
@@ -161,6 +184,14 @@ impl RegistryBuilder {
     /// the series' own labels.
     pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.const_labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets how many series each family may hold unless its [`Desc`](crate::Desc) says
+    /// otherwise ([`Registry::DEFAULT_MAX_SERIES`] if not set). Past it, new label values
+    /// resolve to the family's overflow series; see [`Registry`].
+    pub fn max_series_per_family(mut self, max: usize) -> Self {
+        self.max_series = max;
         self
     }
 
@@ -186,6 +217,7 @@ impl RegistryBuilder {
             }
         }
         Ok(Registry::with_meta(RegistryMeta {
+            max_series: self.max_series,
             namespace: self.namespace.into(),
             const_labels: self
                 .const_labels

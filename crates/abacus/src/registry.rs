@@ -3,14 +3,16 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
-use crate::cells::SlotRange;
+use std::sync::LazyLock;
+
 use crate::cells::{CellSpace, PAGE_SLOTS};
-use crate::family::{FamilyCore, KindSpec};
+use crate::cells::{SlotRange, SpaceReader};
+use crate::family::{FamilyCore, KindSpec, OVERFLOW_LABEL};
 use crate::meta::{FamilyMeta, RegistryBuilder, RegistryMeta};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
 use crate::snapshot::{FamilyInfo, HistogramValue, Value, Visitor};
-use crate::sync::{Arc, RwLock};
+use crate::sync::{Arc, Ordering::Relaxed, RwLock};
 use crate::{
     BucketError, ConflictReason, Counter, Error, Family, FixedCounter, FloatGauge, Gauge,
     Histogram, LabelValues, Metric,
@@ -32,6 +34,7 @@ pub struct Desc {
     unit: String,
     label_names: Vec<String>,
     const_labels: Vec<(String, String)>,
+    max_series: Option<usize>,
     shared_name: bool,
     exact_name: bool,
 }
@@ -45,6 +48,7 @@ impl Desc {
             unit: String::new(),
             label_names: Vec::new(),
             const_labels: Vec::new(),
+            max_series: None,
             shared_name: false,
             exact_name: false,
         }
@@ -70,6 +74,14 @@ impl Desc {
             .into_iter()
             .map(|(name, value)| (name.into(), value.into()))
             .collect();
+        self
+    }
+
+    /// Sets how many series the family may hold, instead of the registry's limit
+    /// ([`RegistryBuilder::max_series_per_family`]). Past it, new label values resolve to
+    /// the family's overflow series; see [`Registry`].
+    pub fn max_series(mut self, max: usize) -> Self {
+        self.max_series = Some(max);
         self
     }
 
@@ -211,6 +223,18 @@ impl Buckets {
 /// with a different one returns [`Error::Conflict`] (unless both are marked
 /// [`Desc::shared_name`] and differ only in their label names).
 ///
+/// # Series limits
+///
+/// A family holds at most [`Registry::DEFAULT_MAX_SERIES`] series unless the registry
+/// ([`RegistryBuilder::max_series_per_family`]) or its description ([`Desc::max_series`])
+/// says otherwise; a family registered again keeps its first limit. Once a family is
+/// full, resolving label values it does not hold yet returns a handle to its *overflow
+/// series*, exposed in the same metric family with the single label
+/// `abacus_overflow="true"` (which families may not use themselves), so that a client
+/// sending ever new label values cannot grow memory without bound. Existing series keep
+/// working. The counter `abacus_series_overflow_total{family="..."}` (with the registry's
+/// namespace) counts, per family, the resolutions that went to the overflow series.
+///
 /// ```
 /// use abacus::{Desc, Registry};
 ///
@@ -231,6 +255,9 @@ struct Inner {
     space: Arc<CellSpace>,
     families: RwLock<Families>,
     meta: RegistryMeta,
+    /// The name of the counter of overflowed resolutions, with the namespace.
+    overflow_counter: Box<str>,
+    overflow_counter_id: u64,
 }
 
 #[derive(Default)]
@@ -275,6 +302,10 @@ impl fmt::Debug for Registry {
 }
 
 impl Registry {
+    /// How many series a family may hold when neither its registry nor its description
+    /// sets a limit.
+    pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
     /// An empty registry without a namespace or constant labels.
     pub fn new() -> Self {
         Self::with_meta(RegistryMeta::default())
@@ -286,11 +317,25 @@ impl Registry {
     }
 
     pub(crate) fn with_meta(meta: RegistryMeta) -> Self {
+        let overflow_counter: Box<str> = meta.qualify(OVERFLOW_COUNTER).into();
+        // Its samples are the registry's own: no family may expose them too.
+        let mut families = Families::default();
+        for suffix in KindSpec::Counter.sample_suffixes() {
+            let sample = format!("{overflow_counter}{suffix}");
+            families
+                .exposed
+                .insert(sample.into(), overflow_counter.clone());
+        }
+        families
+            .exposed
+            .insert(overflow_counter.clone(), overflow_counter.clone());
         Registry {
             inner: Arc::new(Inner {
                 space: CellSpace::new(),
-                families: RwLock::new(Families::default()),
+                families: RwLock::new(families),
                 meta,
+                overflow_counter,
+                overflow_counter_id: crate::family::next_family_id(),
             }),
         }
     }
@@ -381,7 +426,8 @@ impl Registry {
         let mut seen = HashSet::new();
         for label in &desc.label_names {
             check_label_name(label)?;
-            if spec.kind() == crate::Kind::Histogram && label == "le" {
+            // `le` names a histogram's buckets; the overflow label marks its overflow series.
+            if (spec.kind() == crate::Kind::Histogram && label == "le") || label == OVERFLOW_LABEL {
                 return Err(Error::ReservedLabelName(label.clone()));
             }
             if !seen.insert(label.as_str()) {
@@ -408,6 +454,7 @@ impl Registry {
         )?);
         let label_names: Box<[Box<str>]> =
             desc.label_names.iter().map(|n| n.as_str().into()).collect();
+        let max_series = desc.max_series.unwrap_or(self.inner.meta.max_series);
 
         let mut families = self.inner.families.write();
         if let Some(&first) = families.by_name.get(name) {
@@ -451,7 +498,7 @@ impl Registry {
             if existing.total_suffix != total_suffix {
                 return Err(conflict(ConflictReason::ExactName));
             }
-            let core = self.new_family(name, desc.help, label_names, spec)?;
+            let core = self.new_family(name, desc.help, label_names, spec, max_series)?;
             families.insert_sibling(
                 end,
                 Listed {
@@ -481,7 +528,7 @@ impl Registry {
             }
         }
 
-        let core = self.new_family(name, desc.help, label_names, spec)?;
+        let core = self.new_family(name, desc.help, label_names, spec, max_series)?;
         let index = families.list.len();
         families.by_name.insert(core.name.clone(), index);
         for sample in samples {
@@ -503,6 +550,7 @@ impl Registry {
         help: String,
         label_names: Box<[Box<str>]>,
         spec: KindSpec,
+        max_series: usize,
     ) -> Result<Arc<FamilyCore>, Error> {
         let core = Arc::new(FamilyCore::new(
             name.into(),
@@ -510,6 +558,7 @@ impl Registry {
             label_names,
             spec,
             self.inner.space.clone(),
+            max_series,
         ));
         // A family without labels has exactly one series; create it now so that it is
         // exposed (at zero) from the start, as users of other clients expect.
@@ -541,8 +590,49 @@ impl Registry {
         for listed in &families {
             visit_family(listed, buffers, visitor);
         }
+        self.visit_overflow_counter(&families, buffers, visitor);
         buffers.families = families;
         buffers.families.clear();
+    }
+
+    /// Visits the registry's counter of overflowed resolutions, one series per family
+    /// name that has overflowed, if any has.
+    fn visit_overflow_counter(
+        &self,
+        families: &[Listed],
+        buffers: &mut VisitBuffers,
+        visitor: &mut impl Visitor,
+    ) {
+        let mut header = Some(FamilyInfo {
+            id: self.inner.overflow_counter_id,
+            name: &self.inner.overflow_counter,
+            help: "Resolutions of new label values that went to a family's overflow series \
+                   because the family held as many series as its limit allows.",
+            kind: crate::Kind::Counter,
+            label_names: &*FAMILY_LABEL_NAMES,
+            bounds: &[],
+            unit: "",
+            const_labels: &self.inner.meta.const_labels,
+            continues: false,
+            total_suffix: true,
+        });
+        // Families that share a name are adjacent, and count as one.
+        for run in families.chunk_by(|a, b| a.core.name == b.core.name) {
+            let overflowed = run
+                .iter()
+                .map(|listed| listed.core.overflowed.load(Relaxed))
+                .fold(0u64, u64::saturating_add);
+            if overflowed == 0 {
+                continue;
+            }
+            if let Some(info) = header.take() {
+                visitor.family(info);
+            }
+            buffers.labels.clear();
+            LabelValues::encode(&mut buffers.labels, [&*run[0].core.name].into_iter());
+            buffers.current.set_encoded(&buffers.labels);
+            visitor.series(&buffers.current, Value::Counter(overflowed));
+        }
     }
 }
 
@@ -606,30 +696,20 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
     label_ends.clear();
     counts.clear();
     floats.clear();
-    family.series_into(ranges, labels, label_ends);
+    let overflow = family.series_into(ranges, labels, label_ends);
     let bounds: &[f64] = match &family.spec {
         KindSpec::Histogram { bounds } => bounds,
         _ => &[],
     };
-    // Read every value under the shard lock, then call the visitor without it.
+    // Read every value under the shard lock, then call the visitor without it. The overflow
+    // series, if any, comes last.
     {
         let reader = family.space.reader();
-        for &range in ranges.iter() {
-            match &family.spec {
-                KindSpec::Histogram { .. } => {
-                    let mut cumulative = 0u64;
-                    for bucket in 0..=bounds.len() {
-                        cumulative = cumulative.saturating_add(reader.count(range, bucket));
-                        counts.push(cumulative);
-                    }
-                    floats.push(reader.float(range, bounds.len() + 1));
-                }
-                KindSpec::Counter | KindSpec::Fixed { .. } => counts.push(reader.count(range, 0)),
-                KindSpec::Gauge | KindSpec::FloatGauge => counts.push(reader.shared(range, 0)),
-            }
+        for &range in ranges.iter().chain(&overflow) {
+            read_series(&reader, &family.spec, bounds, range, counts, floats);
         }
     }
-    visitor.family(FamilyInfo {
+    let info = FamilyInfo {
         id: family.id,
         name: &family.name,
         help: &family.help,
@@ -640,26 +720,82 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         const_labels: &listed.meta.const_labels,
         continues: listed.continues,
         total_suffix: listed.total_suffix,
-    });
-    // A histogram series has one cumulative count per bucket; other kinds have one value.
-    let per_series = bounds.len() + 1;
+    };
+    visitor.family(info);
     let mut start = 0;
     for (i, &end) in label_ends.iter().enumerate() {
         current.set_encoded(&labels[start..end]);
         start = end;
-        let value = match &family.spec {
-            KindSpec::Counter => Value::Counter(counts[i]),
-            KindSpec::Fixed { decimals } => Value::Fixed {
-                units: counts[i],
-                decimals: *decimals,
-            },
-            KindSpec::Gauge => Value::Gauge(counts[i] as i64),
-            KindSpec::FloatGauge => Value::FloatGauge(f64::from_bits(counts[i])),
-            KindSpec::Histogram { .. } => Value::Histogram(HistogramValue {
+        visitor.series(current, series_value(&family.spec, i, counts, floats));
+    }
+    if overflow.is_some() {
+        // Its label names differ from the family's, so it is visited as a family of its
+        // own that continues this one: one metric family in the exposition.
+        visitor.family(FamilyInfo {
+            id: family.overflow_id,
+            label_names: &*OVERFLOW_LABEL_NAMES,
+            continues: true,
+            ..info
+        });
+        current.set_encoded(&OVERFLOW_LABEL_VALUES);
+        let i = label_ends.len();
+        visitor.series(current, series_value(&family.spec, i, counts, floats));
+    }
+}
+
+/// The registry's counter of overflowed resolutions, before any namespace.
+const OVERFLOW_COUNTER: &str = "abacus_series_overflow";
+static FAMILY_LABEL_NAMES: LazyLock<[Box<str>; 1]> = LazyLock::new(|| ["family".into()]);
+
+/// The label names and values of every overflow series: `abacus_overflow="true"`.
+static OVERFLOW_LABEL_NAMES: LazyLock<[Box<str>; 1]> = LazyLock::new(|| [OVERFLOW_LABEL.into()]);
+static OVERFLOW_LABEL_VALUES: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut encoded = Vec::new();
+    LabelValues::encode(&mut encoded, ["true"].into_iter());
+    encoded
+});
+
+/// Appends the values of the series at `range` to `counts` (cumulative bucket counts for
+/// a histogram) and, for a histogram, its sum to `floats`.
+fn read_series(
+    reader: &SpaceReader<'_>,
+    spec: &KindSpec,
+    bounds: &[f64],
+    range: SlotRange,
+    counts: &mut Vec<u64>,
+    floats: &mut Vec<f64>,
+) {
+    match spec {
+        KindSpec::Histogram { .. } => {
+            let mut cumulative = 0u64;
+            for bucket in 0..=bounds.len() {
+                cumulative = cumulative.saturating_add(reader.count(range, bucket));
+                counts.push(cumulative);
+            }
+            floats.push(reader.float(range, bounds.len() + 1));
+        }
+        KindSpec::Counter | KindSpec::Fixed { .. } => counts.push(reader.count(range, 0)),
+        KindSpec::Gauge | KindSpec::FloatGauge => counts.push(reader.shared(range, 0)),
+    }
+}
+
+/// The value of the `i`th series [`read_series`] read.
+fn series_value<'a>(spec: &KindSpec, i: usize, counts: &'a [u64], floats: &[f64]) -> Value<'a> {
+    match spec {
+        KindSpec::Counter => Value::Counter(counts[i]),
+        KindSpec::Fixed { decimals } => Value::Fixed {
+            units: counts[i],
+            decimals: *decimals,
+        },
+        KindSpec::Gauge => Value::Gauge(counts[i] as i64),
+        KindSpec::FloatGauge => Value::FloatGauge(f64::from_bits(counts[i])),
+        KindSpec::Histogram { bounds } => {
+            // One cumulative count per bucket, `+Inf` included.
+            let per_series = bounds.len() + 1;
+            Value::Histogram(HistogramValue {
                 cumulative: &counts[i * per_series..(i + 1) * per_series],
                 sum: floats[i],
-            }),
-        };
-        visitor.series(current, value);
+            })
+        }
     }
 }

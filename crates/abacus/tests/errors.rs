@@ -428,7 +428,8 @@ fn a_full_registry_refuses_new_series_with_capacity_exhausted() {
     let bounds: Vec<f64> = (0..Buckets::MAX_BOUNDS).map(|i| i as f64).collect();
     let family = registry
         .histogram(
-            Desc::new("wide", "h").labels(["i"]),
+            // No series limit in the way: the cells must run out first.
+            Desc::new("wide", "h").labels(["i"]).max_series(usize::MAX),
             Buckets::new(bounds).unwrap(),
         )
         .unwrap();
