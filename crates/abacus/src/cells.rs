@@ -33,17 +33,25 @@ use std::ptr;
 use crossbeam_utils::CachePadded;
 
 use crate::sync::{
-    Arc, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering::Relaxed, RwLock, RwLockReadGuard, Weak,
+    thread_locals, Arc, AtomicU64, AtomicUsize, Mutex, OnceLock, Ordering::Relaxed, RwLock,
+    RwLockReadGuard, Weak,
 };
 use crate::Error;
 
 /// log2 of the number of slots in a page.
+#[cfg(not(loom))]
 const PAGE_BITS: u32 = 10;
+/// Loom models every atomic it is given: small pages keep its models small.
+#[cfg(loom)]
+const PAGE_BITS: u32 = 4;
 /// Slots per page: 1024 slots, 8 KiB.
 pub(crate) const PAGE_SLOTS: usize = 1 << PAGE_BITS;
 /// Pages per shard. With 1024 slots a page this gives four million slots a registry; the
 /// directory itself costs 64 KiB per recording thread.
+#[cfg(not(loom))]
 const MAX_PAGES: usize = 1 << 12;
+#[cfg(loom)]
+const MAX_PAGES: usize = 1 << 4;
 
 /// One page of a shard: `PAGE_SLOTS` counters, aligned (and so padded) to a cache line so
 /// that pages of different threads never share one.
@@ -93,11 +101,13 @@ pub(crate) struct Shard {
     pages: Box<Directory>,
     /// See the table in the module docs.
     writers: AtomicUsize,
-    space: Weak<CellSpace>,
+    /// The registry's cells, which the last writer folds the shard into; `None` for the
+    /// `retired` shard itself, which is never folded.
+    space: Option<Weak<CellSpace>>,
 }
 
 impl Shard {
-    fn new(space: Weak<CellSpace>) -> Self {
+    fn new(space: Option<Weak<CellSpace>>) -> Self {
         Shard {
             pages: (0..MAX_PAGES)
                 .map(|_| OnceLock::new())
@@ -132,7 +142,7 @@ impl Shard {
         // the thread running this, so program order already orders their stores before the
         // fold below.
         if self.writers.fetch_sub(1, Relaxed) == 1 {
-            if let Some(space) = self.space.upgrade() {
+            if let Some(space) = self.space.as_ref().and_then(Weak::upgrade) {
                 space.retire(self);
             }
         }
@@ -330,10 +340,14 @@ fn defer(space: &Arc<CellSpace>, page: u32, offset: usize, delta: Delta) {
 /// page that already exists or waits in `PENDING`, and the outermost section replays it
 /// once nothing is being created.
 fn diverting<R>(create: impl FnOnce() -> R) -> R {
-    let outermost = !IN_SLOW_PATH.with(|flag| flag.replace(true));
+    // The flag has no destructor, so it is always there; only loom's stand-in goes away
+    // with its thread, and then this is no section at all.
+    let outermost = IN_SLOW_PATH
+        .try_with(|flag| !flag.replace(true))
+        .unwrap_or(false);
     let created = create();
     if outermost {
-        IN_SLOW_PATH.with(|flag| flag.set(false));
+        let _ = IN_SLOW_PATH.try_with(|flag| flag.set(false));
         replay_pending();
     }
     created
@@ -397,15 +411,16 @@ impl fmt::Debug for CellSpace {
 
 impl CellSpace {
     pub(crate) fn new() -> Arc<Self> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-        Arc::new_cyclic(|weak| CellSpace {
-            id: NEXT_ID.fetch_add(1, Relaxed),
+        // An id source outside any model: ids only tell registries apart.
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Arc::new(CellSpace {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             allocator: Mutex::new(Allocator {
                 next: 0,
                 float_slots: Vec::new(),
             }),
             shards: RwLock::new(Vec::new()),
-            retired: Shard::new(weak.clone()),
+            retired: Shard::new(None),
         })
     }
 
@@ -442,7 +457,7 @@ impl CellSpace {
     #[cold]
     #[inline(never)]
     pub(crate) fn record_slow(self: &Arc<Self>, page: u32, record: impl FnOnce(Cells<'_>)) {
-        if IN_SLOW_PATH.with(Cell::get) {
+        if IN_SLOW_PATH.try_with(Cell::get).unwrap_or(false) {
             // Made while this thread creates a shard or a page: see `diverting`.
             return match self.retired.existing_page(page) {
                 Some(shared) => record(Cells::Shared(shared)),
@@ -487,7 +502,7 @@ impl CellSpace {
     ///
     /// [`LocalCounter`]: crate::LocalCounter
     pub(crate) fn detached_shard(self: &Arc<Self>) -> Arc<Shard> {
-        let shard = Arc::new(Shard::new(Arc::downgrade(self)));
+        let shard = Arc::new(Shard::new(Some(Arc::downgrade(self))));
         self.shards.write().push(shard.clone());
         shard
     }
@@ -655,16 +670,17 @@ impl LocalShards {
                 // cache may point into one of them: clear it first.
                 // TODO: a thread that stops recording keeps the shards (64 KiB each and
                 // their pages) of registries dropped since; pruning happens only here.
-                LAST.set((0, ptr::null()));
-                self.entries
-                    .retain(|(_, shard)| shard.space.strong_count() > 0);
-                let shard = Arc::new(Shard::new(Arc::downgrade(space)));
+                let _ = LAST.try_with(|last| last.set((0, ptr::null())));
+                self.entries.retain(|(_, shard)| {
+                    shard.space.as_ref().is_some_and(|s| s.strong_count() > 0)
+                });
+                let shard = Arc::new(Shard::new(Some(Arc::downgrade(space))));
                 space.shards.write().push(shard.clone());
                 self.entries.push((space.id, shard.clone()));
                 shard
             }
         };
-        LAST.set((space.id, &*shard.pages));
+        let _ = LAST.try_with(|last| last.set((space.id, &*shard.pages)));
         shard
     }
 }
@@ -679,22 +695,21 @@ impl Drop for LocalShards {
     }
 }
 
-thread_local! {
-    static LOCAL: RefCell<LocalShards> = const {
-        RefCell::new(LocalShards { entries: Vec::new() })
-    };
+thread_locals! {
+    static LOCAL: RefCell<LocalShards> = RefCell::new(LocalShards { entries: Vec::new() });
 
     /// The space id and page directory this thread last recorded into. It has no
     /// destructor, so reading it is a plain thread-relative load with no state check;
     /// `LOCAL` owns what it points to.
-    static LAST: Cell<(u64, *const Directory)> = const { Cell::new((0, ptr::null())) };
+    static LAST: Cell<(u64, *const Directory)> = Cell::new((0, ptr::null()));
 
     /// Set while this thread creates a shard or a page: see `diverting`.
-    static IN_SLOW_PATH: Cell<bool> = const { Cell::new(false) };
+    static IN_SLOW_PATH: Cell<bool> = Cell::new(false);
 
-    static PENDING: RefCell<Pending> = const {
-        RefCell::new(Pending { records: [const { None }; PENDING_CAPACITY], len: 0 })
-    };
+    static PENDING: RefCell<Pending> = RefCell::new(Pending {
+        records: [const { None }; PENDING_CAPACITY],
+        len: 0,
+    });
 }
 
 // Small enough to run under Miri, which checks the fast path's one unsafe block: every

@@ -75,8 +75,9 @@ pub(crate) const OVERFLOW_SERIES: u32 = u32::MAX;
 
 /// A new id, unique in the process, for a family or anything an exporter caches like one.
 pub(crate) fn next_family_id() -> u64 {
-    static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-    NEXT_ID.fetch_add(1, Relaxed)
+    // Outside any model: ids only tell families apart.
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The shared part of a family, behind every [`Family`] handle.

@@ -19,6 +19,7 @@ use std::cell::RefCell;
 use hashbrown::HashTable;
 
 use crate::cells::SlotRange;
+use crate::sync::thread_locals;
 
 /// Entries per thread before the memory of resolutions starts over.
 const CAPACITY: usize = 4096;
@@ -200,12 +201,10 @@ fn short_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-thread_local! {
-    static RESOLVED: RefCell<Resolved> = const {
-        RefCell::new(Resolved {
-            entries: Vec::new(),
-            by_text: HashTable::new(),
-            by_address: None,
-        })
-    };
+thread_locals! {
+    static RESOLVED: RefCell<Resolved> = RefCell::new(Resolved {
+        entries: Vec::new(),
+        by_text: HashTable::new(),
+        by_address: None,
+    });
 }

@@ -1,10 +1,42 @@
 //! The synchronization primitives the crate uses, gathered in one place so that a checker
 //! can be given other implementations without touching the metric code.
+//!
+//! | build | atomics, `Arc` | locks | thread-locals |
+//! |---|---|---|---|
+//! | normal | `std` | `parking_lot` | `std` |
+//! | `cfg(miri)` | `std` | `std`, with `parking_lot`'s signatures | `std` |
+//! | `cfg(loom)` | `loom` (`Arc`: `std`) | `loom`, with `parking_lot`'s signatures | `loom` |
+//!
+//! Under loom, `Arc` stays the standard library's (loom's has no weak references), and
+//! `OnceLock` gains a loom-visible flag so that a page created by one thread and read by
+//! another is seen as published: loom cannot see the standard library's own atomics.
 
+pub(crate) use std::sync::{Arc, Weak};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::OnceLock;
+
+#[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-pub(crate) use std::sync::{Arc, OnceLock, Weak};
 
-#[cfg(not(miri))]
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Thread-locals with constant initializers: the standard library's, whose `const`
+/// initialization makes access a plain thread-relative load, or loom's.
+macro_rules! thread_locals {
+    ($($(#[$attr:meta])* static $name:ident: $t:ty = $init:expr;)*) => {
+        $(
+            #[cfg(not(loom))]
+            std::thread_local! { $(#[$attr])* static $name: $t = const { $init }; }
+            #[cfg(loom)]
+            loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+        )*
+    };
+}
+pub(crate) use thread_locals;
+
+#[cfg(not(any(miri, loom)))]
 pub(crate) use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 // Under Miri the locks are the standard library's: parking_lot_core 0.9.12 passes an
@@ -13,22 +45,69 @@ pub(crate) use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 // test happens to contend a lock. Miri is here to check this crate's own unsafe code, and
 // the locks only order folding against summing, the same with either implementation.
 // TODO: drop this once a parking_lot_core release passes `*mut u32`.
-#[cfg(miri)]
-pub(crate) use self::std_locks::{Mutex, RwLock, RwLockReadGuard};
+#[cfg(all(miri, not(loom)))]
+pub(crate) use self::checked_locks::{Mutex, RwLock, RwLockReadGuard};
 
-#[cfg(miri)]
-mod std_locks {
+#[cfg(loom)]
+pub(crate) use self::checked_locks::{Mutex, RwLock, RwLockReadGuard};
+
+/// `std::sync::OnceLock` with its publication made visible to loom.
+#[cfg(loom)]
+pub(crate) struct OnceLock<T> {
+    value: std::sync::OnceLock<T>,
+    published: loom::sync::atomic::AtomicBool,
+    initializing: loom::sync::Mutex<()>,
+}
+
+#[cfg(loom)]
+impl<T> OnceLock<T> {
+    pub(crate) fn new() -> Self {
+        OnceLock {
+            value: std::sync::OnceLock::new(),
+            published: loom::sync::atomic::AtomicBool::new(false),
+            initializing: loom::sync::Mutex::new(()),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&T> {
+        // Acquire: pairs with the Release below, after which the value is written.
+        if self.published.load(Ordering::Acquire) {
+            self.value.get()
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        if let Some(value) = self.get() {
+            return value;
+        }
+        let _initializing = self.initializing.lock();
+        let value = self.value.get_or_init(init);
+        self.published.store(true, Ordering::Release);
+        value
+    }
+}
+
+#[cfg(any(miri, loom))]
+mod checked_locks {
     use std::sync::PoisonError;
-    pub(crate) use std::sync::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
 
-    /// `std::sync::Mutex` with parking_lot's signature: a panic while locked does not
-    /// poison it, as none of the crate's critical sections leaves its data inconsistent.
-    #[derive(Default)]
-    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+    #[cfg(not(loom))]
+    use std::sync as imp;
+
+    #[cfg(loom)]
+    use loom::sync as imp;
+
+    pub(crate) use imp::{MutexGuard, RwLockReadGuard, RwLockWriteGuard};
+
+    /// A mutex with parking_lot's signature: a panic while locked does not poison it, as
+    /// none of the crate's critical sections leaves its data inconsistent.
+    pub(crate) struct Mutex<T>(imp::Mutex<T>);
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
-            Mutex(std::sync::Mutex::new(value))
+            Mutex(imp::Mutex::new(value))
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
@@ -36,13 +115,12 @@ mod std_locks {
         }
     }
 
-    /// `std::sync::RwLock` with parking_lot's signature; see [`Mutex`].
-    #[derive(Default)]
-    pub(crate) struct RwLock<T>(std::sync::RwLock<T>);
+    /// A reader-writer lock with parking_lot's signature; see [`Mutex`].
+    pub(crate) struct RwLock<T>(imp::RwLock<T>);
 
     impl<T> RwLock<T> {
         pub(crate) fn new(value: T) -> Self {
-            RwLock(std::sync::RwLock::new(value))
+            RwLock(imp::RwLock::new(value))
         }
 
         pub(crate) fn read(&self) -> RwLockReadGuard<'_, T> {
