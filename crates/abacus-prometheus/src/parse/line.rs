@@ -239,6 +239,13 @@ fn parse_label_value(cursor: &mut Cursor<'_>) -> Result<String, ParseErrorKind> 
 /// decimal numbers with an optional exponent. Hexadecimal floats and digit separators
 /// are not accepted.
 fn parse_value(token: &str) -> Result<f64, ParseErrorKind> {
+    parse_float(token, true)
+}
+
+/// A decimal float with an optional exponent, or a case-insensitive `inf`, `infinity` or
+/// `nan`, with an optional sign (on `nan` only if `nan_may_be_signed`). Finite decimals
+/// too large for an `f64` are out of range rather than infinite.
+pub(super) fn parse_float(token: &str, nan_may_be_signed: bool) -> Result<f64, ParseErrorKind> {
     let unsigned = token.strip_prefix(['+', '-']).unwrap_or(token);
     let negative = token.starts_with('-');
     if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
@@ -248,7 +255,8 @@ fn parse_value(token: &str) -> Result<f64, ParseErrorKind> {
             f64::INFINITY
         });
     }
-    if unsigned.eq_ignore_ascii_case("nan") {
+    let nan = if nan_may_be_signed { unsigned } else { token };
+    if nan.eq_ignore_ascii_case("nan") {
         return Ok(f64::NAN);
     }
     if !is_decimal(unsigned) {

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 
-use super::line::{is_decimal, is_label_name, is_metric_name};
+use super::line::{is_decimal, is_label_name, is_metric_name, parse_float};
 use super::{Exposition, MetricType, ParseError, ParseErrorKind, Sample};
 
 /// The family whose lines are being read.
@@ -415,31 +415,12 @@ fn parse_label_value(cursor: &mut Cursor<'_>) -> Result<String, ParseErrorKind> 
 }
 
 /// The ABNF's `number`: a decimal with an optional exponent, or, in any case,
-/// `[sign]inf`, `[sign]infinity` and `nan`.
+/// `[sign]inf`, `[sign]infinity` and `nan` (without a sign).
 fn parse_number(token: &str) -> Result<f64, ParseErrorKind> {
-    let unsigned = token.strip_prefix(['+', '-']).unwrap_or(token);
-    let negative = token.starts_with('-');
-    if unsigned.eq_ignore_ascii_case("inf") || unsigned.eq_ignore_ascii_case("infinity") {
-        return Ok(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    }
-    if token.eq_ignore_ascii_case("nan") {
-        return Ok(f64::NAN);
-    }
     if token.is_empty() {
         return Err(ParseErrorKind::MissingValue);
     }
-    if !is_decimal(unsigned) {
-        return Err(ParseErrorKind::InvalidValue(token.to_owned()));
-    }
-    match token.parse::<f64>() {
-        Ok(value) if value.is_infinite() => Err(ParseErrorKind::ValueOutOfRange(token.to_owned())),
-        Ok(value) => Ok(value),
-        Err(_) => Err(ParseErrorKind::InvalidValue(token.to_owned())),
-    }
+    parse_float(token, false)
 }
 
 /// A timestamp is a decimal number of seconds; it is kept in milliseconds, rounded, as
