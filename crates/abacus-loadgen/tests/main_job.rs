@@ -40,6 +40,24 @@ fn validate(tool: &PathBuf, format: &str, url: &str, when: &str) {
     );
 }
 
+/// Reads the main job's output up to its self-check verdict and asserts that it passed.
+fn expect_self_check_passed(lines: &mut impl Iterator<Item = String>) {
+    let mut summary = Vec::new();
+    for line in lines {
+        let done = line.starts_with("self-check:");
+        summary.push(line);
+        if done {
+            break;
+        }
+    }
+    let verdict = summary.last().cloned().unwrap_or_default();
+    assert!(
+        verdict.starts_with("self-check: passed"),
+        "main job output:\n{}",
+        summary.join("\n")
+    );
+}
+
 #[test]
 fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
     let tool = check_exposition();
@@ -78,20 +96,7 @@ fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
     validate(&tool, "text", &url, "during the replay");
     validate(&tool, "openmetrics", &url, "during the replay");
 
-    let mut summary = Vec::new();
-    for line in lines.by_ref() {
-        let done = line.starts_with("self-check:");
-        summary.push(line);
-        if done {
-            break;
-        }
-    }
-    let verdict = summary.last().cloned().unwrap_or_default();
-    assert!(
-        verdict.starts_with("self-check: passed"),
-        "main job output:\n{}",
-        summary.join("\n")
-    );
+    expect_self_check_passed(&mut lines);
 
     // And once more on the final totals, while the job holds /metrics open.
     validate(&tool, "text", &url, "after the replay");
@@ -187,20 +192,7 @@ fn the_facade_backend_replays_through_the_macros_and_passes_the_self_check_and_v
         .find(|word| word.starts_with("http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no /metrics URL in {first:?}"))
         .to_owned();
-    let mut summary = Vec::new();
-    for line in lines.by_ref() {
-        let done = line.starts_with("self-check:");
-        summary.push(line);
-        if done {
-            break;
-        }
-    }
-    let verdict = summary.last().cloned().unwrap_or_default();
-    assert!(
-        verdict.starts_with("self-check: passed"),
-        "main job output:\n{}",
-        summary.join("\n")
-    );
+    expect_self_check_passed(&mut lines);
     // The final totals, while the job holds /metrics open.
     let status = Command::new(&tool)
         .args(["--format", "text", &url])
