@@ -1,6 +1,7 @@
 //! The main job: replays the Azure LLM inference trace as the traffic of an LLM gateway,
-//! recording every request through abacus on all cores while serving `/metrics`, then
-//! checks what `/metrics` says against totals computed from the trace itself.
+//! recording every request through abacus on all cores while serving `/metrics` (and,
+//! with `--remote-write`, pushing the registry to a remote-write receiver), then checks
+//! what `/metrics` says against totals computed from the trace itself.
 //!
 //! `--backend prometheus` records the same replay through the `prometheus` crate instead,
 //! resolving label values on every call as the original gateway did: the benchmark suite
@@ -29,6 +30,7 @@ use crate::trace::Request;
 const USAGE: &str = "\
 usage: abacus-loadgen [--threads N] [--repeat R] [--listen ADDR] [--hold SECS]
                       [--trace FILE]... [--backend abacus|facade|prometheus] [--json]
+                      [--remote-write URL [--remote-write-interval SECS]]
 
 Replays the bundled Azure LLM inference trace (or the given --trace files) R times as
 gateway traffic on N threads, serving /metrics on ADDR meanwhile, then checks the served
@@ -45,9 +47,20 @@ totals against sums computed from the trace. Exits 1 if any total differs.
                  facade's macros on the abacus-metrics recorder (facade); or through
                  the prometheus crate with with_label_values on every call
                  (prometheus). The last two record the gateway_* families only
-  --json         print the final summary as one JSON line";
+  --json         print the final summary as one JSON line
+  --remote-write URL
+                 also push the registry to this Prometheus remote-write receiver
+                 (http:// only, e.g. http://127.0.0.1:9090/api/v1/write) during the
+                 replay, and its final totals once it ends; exits 1 if they cannot
+                 be delivered. Not with --backend prometheus
+  --remote-write-interval SECS
+                 seconds between pushes, fractions allowed (default: 1)";
 
 const DEFAULT_REPEAT: u64 = 12_000;
+/// How often the replay is pushed with `--remote-write` unless told otherwise.
+const DEFAULT_REMOTE_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the last push may take once the replay is over.
+const REMOTE_WRITE_FLUSH: Duration = Duration::from_secs(10);
 /// Workers publish progress once per this many requests, to keep the shared progress
 /// counter off the hot path.
 const PROGRESS_BATCH: usize = 4096;
@@ -96,6 +109,8 @@ struct Options {
     hold: Duration,
     traces: Vec<PathBuf>,
     json: bool,
+    remote_write: Option<String>,
+    remote_write_interval: Duration,
 }
 
 fn default_traces() -> Vec<PathBuf> {
@@ -116,6 +131,8 @@ fn parse_options() -> Result<Option<Options>, lexopt::Error> {
         hold: Duration::ZERO,
         traces: Vec::new(),
         json: false,
+        remote_write: None,
+        remote_write_interval: DEFAULT_REMOTE_WRITE_INTERVAL,
     };
     let mut parser = lexopt::Parser::from_env();
     while let Some(arg) = parser.next()? {
@@ -127,6 +144,14 @@ fn parse_options() -> Result<Option<Options>, lexopt::Error> {
             Long("trace") => options.traces.push(parser.value()?.into()),
             Long("json") => options.json = true,
             Long("backend") => options.backend = parser.value()?.parse()?,
+            Long("remote-write") => options.remote_write = Some(parser.value()?.parse()?),
+            Long("remote-write-interval") => {
+                let seconds: f64 = parser.value()?.parse()?;
+                options.remote_write_interval = Duration::try_from_secs_f64(seconds)
+                    .ok()
+                    .filter(|interval| !interval.is_zero())
+                    .ok_or("--remote-write-interval must be a positive number of seconds")?;
+            }
             Short('h') | Long("help") => {
                 println!("{USAGE}");
                 return Ok(None);
@@ -139,6 +164,9 @@ fn parse_options() -> Result<Option<Options>, lexopt::Error> {
     }
     if options.traces.is_empty() {
         options.traces = default_traces();
+    }
+    if options.remote_write.is_some() && options.backend == Backend::Prometheus {
+        return Err("--remote-write needs an abacus registry: --backend abacus or facade".into());
     }
     Ok(Some(options))
 }
@@ -162,7 +190,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// Replays, reports and checks; `Ok(false)` when the self-check found a mismatch.
+/// Replays, reports and checks; `Ok(false)` when the self-check found a mismatch or the
+/// final totals could not be pushed to `--remote-write`.
 fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     let mut requests: Vec<Request> = Vec::new();
     for path in &options.traces {
@@ -177,25 +206,41 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     let expected = Expected::from_requests(&requests, options.repeat, with_inference);
 
     let exporter = abacus_prometheus::Exporter::new().listen(options.listen);
-    let (metrics, exporter) = match options.backend {
+    let (metrics, exporter, registry) = match options.backend {
         Backend::Abacus => {
             let registry = Registry::new();
             let metrics = GatewayMetrics::register(&registry)?;
-            (Metrics::Abacus(metrics), exporter.start(&registry))
+            let exporter = exporter.start(&registry);
+            (Metrics::Abacus(metrics), exporter, Some(registry))
         }
         Backend::Facade => {
             let (metrics, handle) = facade::FacadeMetrics::install()?;
-            (Metrics::Facade(metrics), exporter.start(handle.registry()))
+            let registry = handle.registry().clone();
+            (
+                Metrics::Facade(metrics),
+                exporter.start(&registry),
+                Some(registry),
+            )
         }
         Backend::Prometheus => {
             let registry = prometheus::Registry::new();
             let metrics = prom::PromMetrics::register(&registry)?;
             let exporter =
                 exporter.start_with(move |out: &mut Vec<u8>| prom::render(&registry, out));
-            (Metrics::Prometheus(metrics), exporter)
+            (Metrics::Prometheus(metrics), exporter, None)
         }
     };
     let exporter = exporter.map_err(|e| format!("serving /metrics on {}: {e}", options.listen))?;
+    // The writer reads the registry on its own thread; the workers never see it.
+    let remote_writer = match (&options.remote_write, &registry) {
+        (Some(url), Some(registry)) => Some(
+            abacus_prometheus::RemoteWriter::new(url.as_str())
+                .interval(options.remote_write_interval)
+                .start(registry)
+                .map_err(|e| format!("--remote-write {url}: {e}"))?,
+        ),
+        _ => None,
+    };
     let addr = exporter.local_addr();
     if !options.json {
         println!(
@@ -206,6 +251,12 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
             options.threads,
             options.backend.name(),
         );
+        if let (Some(url), Some(_)) = (&options.remote_write, &remote_writer) {
+            println!(
+                "remote write: pushing to {url} every {} s",
+                options.remote_write_interval.as_secs_f64()
+            );
+        }
     }
 
     let total_requests = requests.len() as u64 * options.repeat;
@@ -246,15 +297,23 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
             Err(_) => return Err("a worker thread panicked".into()),
         }
     }
+    // The final totals go out before the summary, so that a receiver holds them by the
+    // time the job reports.
+    let pushed = remote_writer.map(|writer| writer.shutdown(REMOTE_WRITE_FLUSH));
 
     let exposition = check::fetch_metrics(addr)?;
     let problems = check::compare(&exposition, &expected)?;
     let seconds = elapsed.as_secs_f64();
+    let remote_write_json = match &pushed {
+        None => String::new(),
+        Some(Ok(())) => "\"remote_write\":\"delivered\",".to_owned(),
+        Some(Err(_)) => "\"remote_write\":\"failed\",".to_owned(),
+    };
     if options.json {
         println!(
             "{{\"requests\":{total_requests},\"records\":{total_records},\"threads\":{},\
              \"repeat\":{},\"backend\":\"{}\",\"elapsed_s\":{seconds:.3},\"requests_per_s\":{:.0},\
-             \"records_per_s\":{:.0},\"series_checked\":{},\"check\":\"{}\"}}",
+             \"records_per_s\":{:.0},\"series_checked\":{},{remote_write_json}\"check\":\"{}\"}}",
             options.threads,
             options.repeat,
             options.backend.name(),
@@ -278,6 +337,19 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
     for problem in &problems {
         eprintln!("self-check: {problem}");
     }
+    let delivered = match (&pushed, &options.remote_write) {
+        (Some(Err(e)), Some(url)) => {
+            eprintln!("remote write to {url}: {e}");
+            false
+        }
+        (Some(Ok(())), Some(url)) => {
+            if !options.json {
+                println!("remote write: final totals delivered to {url}");
+            }
+            true
+        }
+        _ => true,
+    };
     if !options.json {
         if problems.is_empty() {
             println!(
@@ -298,7 +370,7 @@ fn run(options: &Options) -> Result<bool, Box<dyn std::error::Error>> {
         std::thread::sleep(options.hold);
     }
     drop(exporter);
-    Ok(problems.is_empty())
+    Ok(problems.is_empty() && delivered)
 }
 
 /// The registered metrics of the chosen backend.

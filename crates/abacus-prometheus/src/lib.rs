@@ -1,6 +1,7 @@
 //! Prometheus exposition for [`abacus`] registries: renderers for the text format 0.0.4
-//! and OpenMetrics 1.0 that reuse their buffers, parsers to read expositions back, and a
-//! `/metrics` HTTP server that negotiates the format and compression.
+//! and OpenMetrics 1.0 that reuse their buffers, parsers to read expositions back, a
+//! `/metrics` HTTP server that negotiates the format and compression, and (with the
+//! `remote-write` feature) a client that pushes a registry with the remote-write protocol.
 //!
 //! # Map
 //!
@@ -17,6 +18,10 @@
 //!   [`parse_exposition`](parse::parse_exposition) and
 //!   [`parse_openmetrics`](parse::parse_openmetrics), with their [`parse::ParseError`].
 //!
+//! - Pushing, with the `remote-write` feature: `RemoteWriter` configures and starts a
+//!   remote-write 1.0 client, `RemoteWriterHandle` flushes and stops it, and
+//!   `RemoteWriteError` says why it could not start or finish; see below.
+//!
 //! [`encode`]: TextEncoder::encode
 //! [`encode_as`]: TextEncoder::encode_as
 //!
@@ -24,7 +29,7 @@
 //! the encoder remembers of each family between scrapes), `number` (Go's float spelling,
 //! `le` values, exact fixed-point decimals), `escape` (label values and help text),
 //! `negotiate` (`Accept` and `Accept-Encoding`), `gzip` (a reusable gzip compressor),
-//! `server` (hyper on a single-threaded tokio runtime).
+//! `server` (hyper on a single-threaded tokio runtime), `remote_write` (the push client).
 //!
 //! # Output
 //!
@@ -124,6 +129,52 @@
 //! # Ok::<(), abacus::Error>(())
 //! ```
 
+//!
+//! # Remote write
+//!
+//! Where nothing can scrape a process (behind NAT, short-lived jobs), the `remote-write`
+//! feature pushes its registry instead, to anything that accepts Prometheus remote write
+//! 1.0 (<https://prometheus.io/docs/concepts/remote_write_spec/>): Prometheus started with
+//! `--web.enable-remote-write-receiver`, Grafana Mimir, Thanos Receive, Cortex,
+//! VictoriaMetrics. A background thread takes a snapshot every interval, sends the series
+//! the text exposition shows (counters with `_total`, histograms as `_bucket` with `le`,
+//! `_sum` and `_count`) with the snapshot's timestamp, snappy-compressed, and queues
+//! snapshots while the receiver is down: 5xx and timeouts are retried with a capped
+//! exponential backoff and jitter, other 4xx dropped, 429 dropped unless retrying it is
+//! enabled, and the oldest snapshot dropped when the queue is full. Every drop is
+//! counted in the registry's own `abacus_remote_write_*` metrics. Plain HTTP only; TLS
+//! is not included. `RemoteWriter`'s documentation has the details.
+//!
+//! ```no_run
+//! # #[cfg(feature = "remote-write")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//!
+//! use abacus::{Desc, Registry};
+//! use abacus_prometheus::RemoteWriter;
+//!
+//! let registry = Registry::new();
+//! let batches = registry
+//!     .counter(Desc::new("batches_total", "Batches processed.").labels(["queue"]))?;
+//! let emails = batches.with_labels(&["emails"])?;
+//!
+//! // A receiver on this host, such as Prometheus with its remote-write receiver on.
+//! let writer = RemoteWriter::new("http://127.0.0.1:9090/api/v1/write")
+//!     .interval(Duration::from_secs(10))
+//!     .queue_capacity(6)
+//!     .external_label("job", "mailer")
+//!     .start(&registry)?;
+//! for _ in 0..100 {
+//!     emails.inc();
+//! }
+//! // The last snapshot goes out before this returns, or the error says what did not.
+//! writer.shutdown(Duration::from_secs(5))?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "remote-write"))]
+//! # fn main() {}
+//! ```
+
 #![warn(missing_docs)]
 
 mod cache;
@@ -132,6 +183,8 @@ mod gzip;
 mod negotiate;
 mod number;
 pub mod parse;
+#[cfg(feature = "remote-write")]
+mod remote_write;
 mod render;
 mod server;
 
@@ -141,6 +194,11 @@ pub use crate::render::{
     TEXT_CONTENT_TYPE,
 };
 pub use crate::server::{Exporter, ExporterHandle, DEFAULT_ADDR, METRICS_PATH};
+
+#[cfg(feature = "remote-write")]
+pub use crate::remote_write::{
+    RemoteWriteError, RemoteWriter, RemoteWriterHandle, USER_AGENT_VALUE,
+};
 
 /// The README's example, compiled and run as a doc test so that it cannot go stale.
 #[cfg(doctest)]
