@@ -24,7 +24,8 @@
 //! the encoder remembers of each family between scrapes), `number` (Go's float spelling,
 //! `le` values, exact fixed-point decimals), `escape` (label values and help text),
 //! `negotiate` (`Accept` and `Accept-Encoding`), `gzip` (a reusable gzip compressor),
-//! `server` (hyper on a single-threaded tokio runtime).
+//! `server` (hyper on a single-threaded tokio runtime), `admission` (which connections
+//! the server keeps when more clients come than it serves at once).
 //!
 //! # Output
 //!
@@ -126,6 +127,7 @@
 
 #![warn(missing_docs)]
 
+mod admission;
 mod cache;
 mod escape;
 mod gzip;
