@@ -29,7 +29,9 @@
 //! the encoder remembers of each family between scrapes), `number` (Go's float spelling,
 //! `le` values, exact fixed-point decimals), `escape` (label values and help text),
 //! `negotiate` (`Accept` and `Accept-Encoding`), `gzip` (a reusable gzip compressor),
-//! `server` (hyper on a single-threaded tokio runtime), `remote_write` (the push client).
+//! `server` (hyper on a single-threaded tokio runtime), `admission` (which connections
+//! the server keeps when more clients come than it serves at once), `remote_write` (the
+//! push client).
 //!
 //! # Output
 //!
@@ -177,6 +179,7 @@
 
 #![warn(missing_docs)]
 
+mod admission;
 mod cache;
 mod escape;
 mod gzip;

@@ -18,10 +18,19 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 
+use crate::admission::{request_arrived, turn_away, Connections, Ticket};
 use crate::gzip::Gzip;
 use crate::{accepts_gzip, Format, TextEncoder};
+
+/// The most bytes a request head (request line and header lines) may have, and so the
+/// most the server buffers of a connection's input. Scrapers send a few hundred.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// The most header lines a request may have: hyper's default, made explicit so that it
+/// cannot change under us.
+const MAX_HEADERS: usize = 100;
 
 /// Where an [`Exporter`] listens unless told otherwise: loopback only, on the port
 /// OpenTelemetry's Prometheus exporter uses.
@@ -39,6 +48,29 @@ pub const METRICS_PATH: &str = "/metrics";
 /// `Vary` names the headers that chose. `HEAD /metrics` answers with the same headers,
 /// `Content-Length` included, and no body. Any other method on `/metrics` gets
 /// `405 Method Not Allowed` with `Allow: GET, HEAD`, and any other path `404 Not Found`.
+///
+/// # Limits
+///
+/// The server is meant to stay up and answer its scrapers whatever other clients do:
+///
+/// - A request head (request line and headers) may have at most 16 KiB and 100 header
+///   lines; a larger one is answered `431 Request Header Fields Too Large` and its
+///   connection closed. A malformed request is answered `400 Bad Request`, or its
+///   connection closed when there is nothing to answer (bytes that are not HTTP/1).
+/// - A request body is never read: the request is answered as if it had none, and the
+///   connection is closed afterwards unless the body had already arrived whole.
+/// - The head must arrive within the [header read
+///   timeout](Self::header_read_timeout) of connecting or of the previous answer, and a
+///   connection lives at most its [connection timeout](Self::connection_timeout).
+/// - At most [`max_connections`](Self::max_connections) are open at once. When all are
+///   taken and another client connects, the open connection that has waited longest for
+///   a request is closed to make room, provided it has waited at least a second (since it
+///   connected or since its last answer): a client that sends nothing, trickles its
+///   request or stops reading its answers keeps a scraper out for a second at most. When
+///   none has waited that long, a newcomer whose request arrives whole within 20 ms waits
+///   for a place, and one whose request does not is answered `503 Service Unavailable`
+///   and closed. A scraper queued in the listen backlog (128 connections) behind clients
+///   that send nothing may wait 20 ms for each of them on top.
 ///
 /// ```
 /// use abacus::{Desc, Registry};
@@ -104,8 +136,9 @@ impl Exporter {
         self
     }
 
-    /// How many connections may be open at once; further clients wait in the listen
-    /// backlog until one closes. At least one.
+    /// How many connections may be open at once, at least one. Past it, a newcomer takes
+    /// the place of a connection that has been waiting a second for a request, waits, or
+    /// is turned away: see [Limits](Self#limits).
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
         self
@@ -200,7 +233,7 @@ impl Exporter {
             }),
             header_read_timeout: self.header_read_timeout,
             connection_timeout: self.connection_timeout,
-            connections: Arc::new(Semaphore::new(self.max_connections)),
+            connections: Arc::new(Connections::new(self.max_connections)),
         };
         let thread = std::thread::Builder::new()
             .name("abacus-exporter".into())
@@ -304,50 +337,102 @@ struct Server {
     scrape: Arc<Scrape>,
     header_read_timeout: Duration,
     connection_timeout: Duration,
-    connections: Arc<Semaphore>,
+    connections: Arc<Connections>,
+}
+
+/// What became of a newly accepted connection.
+enum Placed {
+    Admitted(TcpStream),
+    TurnedAway,
+    /// The server was told to stop meanwhile.
+    Stopped,
 }
 
 impl Server {
     async fn run(self, listener: TcpListener, mut stopped: oneshot::Receiver<()>) {
+        let mut peek = vec![0; MAX_HEAD_BYTES];
         loop {
-            let permit = tokio::select! {
-                biased;
-                _ = &mut stopped => return,
-                permit = self.connections.clone().acquire_owned() => match permit {
-                    Ok(permit) => permit,
-                    Err(_closed) => return,
-                },
-            };
             let accepted = tokio::select! {
                 biased;
                 _ = &mut stopped => return,
                 accepted = listener.accept() => accepted,
             };
-            match accepted {
-                Ok((stream, _peer)) => {
-                    let scrape = self.scrape.clone();
-                    let header_timeout = self.header_read_timeout;
-                    let lifetime = self.connection_timeout;
-                    tokio::spawn(async move {
-                        let connection = serve_connection(stream, scrape, header_timeout);
-                        // Past its lifetime the connection is dropped, and its socket closed.
-                        let _ = tokio::time::timeout(lifetime, connection).await;
-                        drop(permit);
-                    });
-                }
+            let stream = match accepted {
+                Ok((stream, _peer)) => stream,
                 // Out of file descriptors and the like: the condition may clear, so wait a
                 // little instead of spinning on it.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let stream = match self.place(stream, &mut peek, &mut stopped).await {
+                Placed::Admitted(stream) => stream,
+                Placed::TurnedAway => continue,
+                Placed::Stopped => return,
+            };
+            let (ticket, displaced) = self.connections.admit();
+            let scrape = self.scrape.clone();
+            let header_timeout = self.header_read_timeout;
+            let lifetime = self.connection_timeout;
+            tokio::spawn(async move {
+                ticket.waiting_for_request();
+                let connection = serve_connection(stream, scrape, &ticket, header_timeout);
+                // Past its lifetime, or displaced, the connection is dropped and its
+                // socket closed.
+                tokio::select! {
+                    _ = tokio::time::timeout(lifetime, connection) => {}
+                    _ = displaced => {}
+                }
+                drop(ticket);
+            });
+        }
+    }
+
+    /// Finds the newcomer `stream` a place, by the rules of [`crate::admission`]: at once
+    /// if there is room or room can be made, after a wait if its request arrives whole
+    /// soon enough, else not at all.
+    async fn place(
+        &self,
+        stream: TcpStream,
+        peek: &mut [u8],
+        stopped: &mut oneshot::Receiver<()>,
+    ) -> Placed {
+        if self.connections.make_room() {
+            return Placed::Admitted(stream);
+        }
+        if !request_arrived(&stream, peek).await {
+            turn_away(stream);
+            return Placed::TurnedAway;
+        }
+        loop {
+            if self.connections.make_room() {
+                return Placed::Admitted(stream);
+            }
+            let deadline = self.connections.next_displaceable();
+            tokio::select! {
+                biased;
+                _ = &mut *stopped => return Placed::Stopped,
+                _ = self.connections.changed() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
             }
         }
     }
 }
 
-async fn serve_connection(stream: TcpStream, scrape: Arc<Scrape>, header_read_timeout: Duration) {
+async fn serve_connection(
+    stream: TcpStream,
+    scrape: Arc<Scrape>,
+    ticket: &Ticket,
+    header_read_timeout: Duration,
+) {
     // Responses are written whole; Nagle's algorithm would only delay their last segment.
     let _ = stream.set_nodelay(true);
-    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+    let service = hyper::service::service_fn(|request: Request<Incoming>| {
         let response = respond(&scrape, &request);
+        // Rendering is synchronous: the answer is ready, and the connection waits for the
+        // next request from here on.
+        ticket.waiting_for_request();
         async move { Ok::<_, Infallible>(response) }
     });
     // A client that breaks the protocol or goes away ends only its own connection, and
@@ -355,6 +440,9 @@ async fn serve_connection(stream: TcpStream, scrape: Arc<Scrape>, header_read_ti
     let _ = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS)
         .serve_connection(TokioIo::new(stream), service)
         .await;
 }
