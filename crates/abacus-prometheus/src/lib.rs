@@ -6,7 +6,7 @@
 //! # Map
 //!
 //! - Rendering: [`TextEncoder`] (keeps its buffers between scrapes; [`encode`] for the
-//!   text format, [`encode_as`] for either), [`render`], [`render_text`] and
+//!   text format, [`encode_as`] for either), [`render()`], [`render_text`] and
 //!   [`render_openmetrics`] (one shot, into a `String`), [`Format`] with its
 //!   [`content_type`](Format::content_type), [`TEXT_CONTENT_TYPE`],
 //!   [`OPENMETRICS_CONTENT_TYPE`].
