@@ -21,7 +21,13 @@ fuzz_target!(|data: &[u8]| {
         .expect("a valid description");
     let mut expected = std::collections::HashMap::new();
     for (label, value) in labels.iter().zip(values.iter().cycle()) {
-        family.with_labels(&[label]).expect("one value for one label").set(*value);
+        // No exposition format can carry a carriage return, so resolving refuses one.
+        match family.with_labels(&[label]) {
+            Ok(gauge) => gauge.set(*value),
+            Err(abacus::Error::CarriageReturn { .. }) if label.contains('\r') => continue,
+            Err(error) => panic!("{label:?} refused: {error}"),
+        }
+        assert!(!label.contains('\r'), "{label:?} accepted");
         expected.insert(label.clone(), *value);
     }
 
