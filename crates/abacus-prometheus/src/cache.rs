@@ -118,7 +118,7 @@ pub(crate) struct CachedFamily {
     /// Whether the family's lines have labels, so that they need a closing brace.
     pub(crate) labelled: bool,
     /// Whether its series are histograms, whose starts the `le` label continues.
-    histogram: bool,
+    pub(crate) histogram: bool,
     /// Whether a histogram bound is negative, so that OpenMetrics allows no `_sum`.
     pub(crate) negative_bound: bool,
     /// For each histogram bound and then `+Inf`, the end of a bucket line's labels up to
@@ -141,6 +141,8 @@ pub(crate) struct SampleNames {
     /// For histograms, the `_sum` and `_count` names; empty otherwise.
     pub(crate) sum: Vec<u8>,
     pub(crate) count: Vec<u8>,
+    /// The name of OpenMetrics' `_created` samples.
+    pub(crate) created: Vec<u8>,
 }
 
 impl SampleNames {
@@ -151,16 +153,19 @@ impl SampleNames {
                 first: with_suffix(if info.total_suffix { b"_total" } else { b"" }),
                 sum: Vec::new(),
                 count: Vec::new(),
+                created: with_suffix(b"_created"),
             },
             Kind::Gauge => SampleNames {
                 first: with_suffix(b""),
                 sum: Vec::new(),
                 count: Vec::new(),
+                created: Vec::new(),
             },
             Kind::Histogram => SampleNames {
                 first: with_suffix(b"_bucket"),
                 sum: with_suffix(b"_sum"),
                 count: with_suffix(b"_count"),
+                created: with_suffix(b"_created"),
             },
         }
     }

@@ -94,12 +94,24 @@ impl Format {
 pub struct TextEncoder {
     buffers: VisitBuffers,
     cache: FamilyCache,
+    created: bool,
 }
 
 impl TextEncoder {
     /// An encoder with empty buffers; they grow on the first encodings and are kept.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether OpenMetrics expositions carry counters' and histograms' `_created` samples
+    /// (off by default, as OpenMetrics makes them optional). They need the registry to
+    /// keep creation times ([`RegistryBuilder::created_timestamps`]); the text format
+    /// 0.0.4 never has them.
+    ///
+    /// [`RegistryBuilder::created_timestamps`]: abacus::RegistryBuilder::created_timestamps
+    pub fn created_samples(mut self, on: bool) -> Self {
+        self.created = on;
+        self
     }
 
     /// Clears `out` and fills it with the exposition of `registry` in the text format
@@ -120,6 +132,7 @@ impl TextEncoder {
             format,
             position: 0,
             header_written: false,
+            created: self.created,
         };
         registry.visit_with(&mut self.buffers, &mut renderer);
         self.cache.end_visit();
@@ -160,10 +173,6 @@ pub fn render_openmetrics(registry: &Registry) -> String {
     render(registry, Format::OpenMetrics)
 }
 
-// TODO: OpenMetrics `_created` samples are never written. They need each series' creation
-// time, which the core does not keep: storing it would cost 8 bytes per series whether or
-// not anyone asks for it, in series storage this crate does not own. The specification
-// says SHOULD, and Prometheus ingests counters and histograms without it.
 struct Renderer<'a> {
     out: &'a mut Vec<u8>,
     cache: &'a mut FamilyCache,
@@ -173,6 +182,8 @@ struct Renderer<'a> {
     /// Whether the metadata lines of the name being visited are written: families that
     /// share a name ([`FamilyInfo::continues`]) write them once.
     header_written: bool,
+    /// Whether OpenMetrics expositions carry `_created` samples.
+    created: bool,
 }
 
 impl Visitor for Renderer<'_> {
@@ -185,6 +196,10 @@ impl Visitor for Renderer<'_> {
     }
 
     fn series(&mut self, labels: &LabelValues, value: Value<'_>) {
+        self.series_created(labels, value, None);
+    }
+
+    fn series_created(&mut self, labels: &LabelValues, value: Value<'_>, created: Option<f64>) {
         let Some(family) = self.cache.current() else {
             return;
         };
@@ -233,7 +248,30 @@ impl Visitor for Renderer<'_> {
             }
             Value::Histogram(histogram) => write_histogram(out, format, family, start, histogram),
         }
+        let created = created.filter(|_| self.created && format == Format::OpenMetrics);
+        if let (Some(created), Value::Counter(_) | Value::Fixed { .. } | Value::Histogram(_)) =
+            (created, value)
+        {
+            write_created(out, family, position, created);
+        }
     }
+}
+
+/// Writes a counter's or histogram's `_created` sample: the family name with `_created`,
+/// the series' labels, and the time in seconds since the Unix epoch
+/// (<https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md#counter-1>).
+fn write_created(out: &mut Vec<u8>, family: &CachedFamily, position: usize, created: f64) {
+    // A series' start is its first sample name, then its labels: closed for a counter,
+    // left open for a histogram's buckets to add `le`.
+    let start = family.series_start(position);
+    let labels = start.get(family.names.first.len()..).unwrap_or_default();
+    out.extend_from_slice(&family.names.created);
+    out.extend_from_slice(labels);
+    if family.histogram {
+        write_close(out, family.labelled);
+    }
+    write_float_openmetrics(out, created);
+    out.push(b'\n');
 }
 
 /// Writes a float sample value as `format` wants it.

@@ -93,6 +93,7 @@ pub struct Exporter {
     connection_timeout: Duration,
     max_connections: usize,
     openmetrics: bool,
+    created: bool,
 }
 
 impl Default for Exporter {
@@ -103,6 +104,7 @@ impl Default for Exporter {
             connection_timeout: Duration::from_secs(30),
             max_connections: 64,
             openmetrics: true,
+            created: false,
         }
     }
 }
@@ -153,6 +155,13 @@ impl Exporter {
         self
     }
 
+    /// Whether OpenMetrics answers carry counters' and histograms' `_created` samples (off
+    /// by default); see [`TextEncoder::created_samples`].
+    pub fn created_samples(mut self, on: bool) -> Self {
+        self.created = on;
+        self
+    }
+
     /// Binds the address and starts serving `registry` from a new thread. Scrapes share
     /// one [`TextEncoder`], output buffer and compressor, so a warm server renders without
     /// allocating per series.
@@ -163,7 +172,7 @@ impl Exporter {
     /// creating the runtime, or of spawning the thread.
     pub fn start(&self, registry: &Registry) -> io::Result<ExporterHandle> {
         let registry = registry.clone();
-        let mut encoder = TextEncoder::new();
+        let mut encoder = TextEncoder::new().created_samples(self.created);
         let render = move |format: Format, out: &mut Vec<u8>| {
             encoder.encode_as(&registry, format, out);
             Ok(())

@@ -664,3 +664,58 @@ fn an_overflowing_family_renders_as_one_family_with_its_overflow_series(
     }
     Ok(())
 }
+
+#[test]
+fn created_samples_are_seconds_since_the_epoch_stable_and_openmetrics_only(
+) -> Result<(), abacus::Error> {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let registry = Registry::builder().created_timestamps(true).build()?;
+    let before = now();
+    let requests = registry.counter(Desc::new("requests", "R.").labels(["route"]))?;
+    requests.inc(&["/a"])?;
+    let latency = registry.histogram(Desc::new("latency", "L."), Buckets::new([1.0])?)?;
+    latency.without_labels()?.observe(0.5);
+    registry
+        .gauge(Desc::new("depth", "D."))?
+        .without_labels()?
+        .set(2);
+    let after = now();
+
+    let mut encoder = TextEncoder::new().created_samples(true);
+    let mut first = Vec::new();
+    encoder.encode_as(&registry, Format::OpenMetrics, &mut first);
+    let first = String::from_utf8(first).unwrap();
+    let read = parse_openmetrics(&first).unwrap_or_else(|e| panic!("{e}\n{first}"));
+    let created: Vec<(&str, f64)> = read
+        .samples
+        .iter()
+        .filter(|s| s.name.ends_with("_created"))
+        .map(|s| (s.name.as_str(), s.value))
+        .collect();
+    // A counter's and a histogram's, none for the gauge.
+    assert_eq!(
+        created.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        ["requests_created", "latency_created"],
+        "{first}"
+    );
+    for (name, seconds) in &created {
+        assert!(
+            before <= *seconds && *seconds <= after,
+            "{name} {seconds} not in [{before}, {after}]"
+        );
+    }
+    assert!(first.contains("requests_created{route=\"/a\"} "), "{first}");
+    // The same times on every scrape.
+    let mut second = Vec::new();
+    encoder.encode_as(&registry, Format::OpenMetrics, &mut second);
+    assert_eq!(String::from_utf8(second).unwrap(), first);
+    // Never in the text format, and not unless asked for.
+    assert!(!render_text(&registry).contains("_created"));
+    assert!(!render_openmetrics(&registry).contains("_created"));
+    Ok(())
+}

@@ -73,6 +73,13 @@ pub const OVERFLOW_LABEL: &str = "abacus_overflow";
 /// The series number handles of the overflow series carry.
 pub(crate) const OVERFLOW_SERIES: u32 = u32::MAX;
 
+/// The time now in seconds since the Unix epoch, for `_created` samples.
+fn now_in_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |since| since.as_secs_f64())
+}
+
 /// A new id, unique in the process, for a family or anything an exporter caches like one.
 pub(crate) fn next_family_id() -> u64 {
     // Outside any model: ids only tell families apart.
@@ -111,6 +118,10 @@ struct Index {
     series: SeriesStore,
     /// Created when the first resolution finds the family full.
     overflow: Option<SlotRange>,
+    /// When each series was created, in seconds since the Unix epoch, if the registry
+    /// keeps creation times; the overflow series' last.
+    created: Option<Vec<f64>>,
+    overflow_created: f64,
 }
 
 impl FamilyCore {
@@ -121,6 +132,7 @@ impl FamilyCore {
         spec: KindSpec,
         space: Arc<CellSpace>,
         max_series: usize,
+        track_created: bool,
     ) -> Self {
         let label_count = label_names.len();
         FamilyCore {
@@ -139,6 +151,8 @@ impl FamilyCore {
                 table: HashTable::new(),
                 series: SeriesStore::new(label_count),
                 overflow: None,
+                created: track_created.then(Vec::new),
+                overflow_created: 0.0,
             }),
         }
     }
@@ -226,7 +240,15 @@ impl FamilyCore {
             return self.overflow(&mut index);
         }
         let range = self.space.allocate(&self.slots)?;
-        let Index { table, series, .. } = &mut *index;
+        let Index {
+            table,
+            series,
+            created,
+            ..
+        } = &mut *index;
+        if let Some(created) = created {
+            created.push(now_in_seconds());
+        }
         let number = series.push(range, values, &self.hasher);
         table.insert_unique(hash, number, |&i| series.hash(i, &self.hasher));
         Ok(SeriesId {
@@ -239,7 +261,10 @@ impl FamilyCore {
     fn overflow(&self, index: &mut Index) -> Result<SeriesId, Error> {
         let range = match index.overflow {
             Some(range) => range,
-            None => *index.overflow.insert(self.space.allocate(&self.slots)?),
+            None => {
+                index.overflow_created = now_in_seconds();
+                *index.overflow.insert(self.space.allocate(&self.slots)?)
+            }
         };
         self.overflowed.fetch_add(1, Relaxed);
         Ok(SeriesId {
@@ -250,19 +275,27 @@ impl FamilyCore {
 
     /// Appends, for every series in creation order, where its cells are to `ranges` and
     /// its label values to `labels` (encoded as [`LabelValues`], one after another), with
-    /// the end of each in `labels` to `label_ends`; returns where the overflow series'
-    /// cells are, if it exists.
+    /// the end of each in `labels` to `label_ends`, and, if the registry keeps them, their
+    /// creation times to `created` (the overflow series' last); returns where the overflow
+    /// series' cells are, if it exists.
     pub(crate) fn series_into(
         &self,
         ranges: &mut Vec<SlotRange>,
         labels: &mut Vec<u8>,
         label_ends: &mut Vec<usize>,
+        created: &mut Vec<f64>,
     ) -> Option<SlotRange> {
         let index = self.index.read();
         for number in 0..index.series.len() as u32 {
             ranges.push(index.series.range(number));
             LabelValues::encode(labels, index.series.values(number));
             label_ends.push(labels.len());
+        }
+        if let Some(times) = &index.created {
+            created.extend_from_slice(times);
+            if index.overflow.is_some() {
+                created.push(index.overflow_created);
+            }
         }
         index.overflow
     }

@@ -27,6 +27,8 @@ pub(crate) struct FamilyMeta {
 pub(crate) struct RegistryMeta {
     /// The series limit of families that set none.
     pub(crate) max_series: usize,
+    /// Whether series keep the time they were created, for OpenMetrics' `_created`.
+    pub(crate) track_created: bool,
     /// Prepended to every family name with an underscore; empty for none.
     pub(crate) namespace: Box<str>,
     pub(crate) const_labels: ConstLabels,
@@ -36,6 +38,7 @@ impl Default for RegistryMeta {
     fn default() -> Self {
         RegistryMeta {
             max_series: Registry::DEFAULT_MAX_SERIES,
+            track_created: false,
             namespace: Box::default(),
             const_labels: Box::default(),
         }
@@ -160,6 +163,7 @@ pub struct RegistryBuilder {
     namespace: String,
     const_labels: Vec<(String, String)>,
     max_series: usize,
+    track_created: bool,
 }
 
 impl Default for RegistryBuilder {
@@ -168,6 +172,7 @@ impl Default for RegistryBuilder {
             namespace: String::new(),
             const_labels: Vec::new(),
             max_series: Registry::DEFAULT_MAX_SERIES,
+            track_created: false,
         }
     }
 }
@@ -195,6 +200,15 @@ impl RegistryBuilder {
         self
     }
 
+    /// Whether each series keeps the time it was created (off by default), which visitors
+    /// receive with its value ([`Visitor::series_created`](crate::Visitor::series_created))
+    /// and OpenMetrics exposes as a counter's or histogram's `_created` sample. It costs 8
+    /// bytes per series.
+    pub fn created_timestamps(mut self, keep: bool) -> Self {
+        self.track_created = keep;
+        self
+    }
+
     /// Checks the settings and creates the registry.
     ///
     /// # Errors
@@ -218,6 +232,7 @@ impl RegistryBuilder {
         }
         Ok(Registry::with_meta(RegistryMeta {
             max_series: self.max_series,
+            track_created: self.track_created,
             namespace: self.namespace.into(),
             const_labels: self
                 .const_labels

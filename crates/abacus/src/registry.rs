@@ -559,6 +559,7 @@ impl Registry {
             spec,
             self.inner.space.clone(),
             max_series,
+            self.inner.meta.track_created,
         ));
         // A family without labels has exactly one series; create it now so that it is
         // exposed (at zero) from the start, as users of other clients expect.
@@ -659,6 +660,8 @@ pub struct VisitBuffers {
     label_ends: Vec<usize>,
     /// The label values of the series being visited.
     current: LabelValues,
+    /// The creation times of a family's series, when the registry keeps them.
+    created: Vec<f64>,
     counts: Vec<u64>,
     floats: Vec<f64>,
 }
@@ -687,6 +690,7 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         labels,
         label_ends,
         current,
+        created,
         counts,
         floats,
         ..
@@ -694,9 +698,10 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
     ranges.clear();
     labels.clear();
     label_ends.clear();
+    created.clear();
     counts.clear();
     floats.clear();
-    let overflow = family.series_into(ranges, labels, label_ends);
+    let overflow = family.series_into(ranges, labels, label_ends, created);
     let bounds: &[f64] = match &family.spec {
         KindSpec::Histogram { bounds } => bounds,
         _ => &[],
@@ -726,7 +731,8 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
     for (i, &end) in label_ends.iter().enumerate() {
         current.set_encoded(&labels[start..end]);
         start = end;
-        visitor.series(current, series_value(&family.spec, i, counts, floats));
+        let value = series_value(&family.spec, i, counts, floats);
+        visitor.series_created(current, value, created.get(i).copied());
     }
     if overflow.is_some() {
         // Its label names differ from the family's, so it is visited as a family of its
@@ -739,7 +745,8 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         });
         current.set_encoded(&OVERFLOW_LABEL_VALUES);
         let i = label_ends.len();
-        visitor.series(current, series_value(&family.spec, i, counts, floats));
+        let value = series_value(&family.spec, i, counts, floats);
+        visitor.series_created(current, value, created.get(i).copied());
     }
 }
 

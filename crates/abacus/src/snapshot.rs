@@ -107,6 +107,16 @@ pub trait Visitor {
     fn family(&mut self, family: FamilyInfo<'_>);
     /// One series of the current family.
     fn series(&mut self, labels: &LabelValues, value: Value<'_>);
+
+    /// One series of the current family with the time it was created, in seconds since
+    /// the Unix epoch, when the registry keeps creation times
+    /// ([`RegistryBuilder::created_timestamps`](crate::RegistryBuilder::created_timestamps)).
+    /// The registry calls this method; by default it forgets the time and calls
+    /// [`series`](Self::series).
+    fn series_created(&mut self, labels: &LabelValues, value: Value<'_>, created: Option<f64>) {
+        let _ = created;
+        self.series(labels, value);
+    }
 }
 
 /// An owned copy of a registry's contents, for tests and tools. Exporters should use a
