@@ -300,12 +300,12 @@ fn a_429_is_dropped_by_default_and_retried_when_enabled() -> TestResult {
     Ok(())
 }
 
-/// The case (a 10 s outage, a queue of 5) in less time: an outage of 30 intervals
-/// against a queue that holds 5, so most snapshots of the outage cannot be kept.
+/// The case: a 10 s outage against a queue of 5, with a push every half second, so
+/// that most of the outage's 20 snapshots cannot be kept.
 #[test]
 fn an_outage_longer_than_the_queue_drops_the_oldest_and_timestamps_keep_increasing() -> TestResult {
-    const OUTAGE: Duration = Duration::from_secs(3);
-    const INTERVAL: Duration = Duration::from_millis(100);
+    const OUTAGE: Duration = Duration::from_secs(10);
+    const INTERVAL: Duration = Duration::from_millis(500);
     const CAPACITY: usize = 5;
     let registry = Registry::new();
     let ticks = registry
