@@ -13,49 +13,21 @@ mod prometheus_server;
 
 use std::time::{Duration, Instant};
 
-use abacus::{Buckets, Desc, Registry};
+use abacus::Registry;
 use abacus_prometheus::{Exporter, ExporterHandle, Format};
 
 use prometheus_server::{
-    http_get, percent_encode, scrape_config, start_prometheus, PrometheusServer,
+    http_get, percent_encode, recorded_registry, scrape_config, start_prometheus, PrometheusServer,
+    OBSERVATIONS, TRICKY_ROUTE,
 };
 
-/// A route with a double quote, a backslash and a line feed.
-const TRICKY_ROUTE: &str = "say \"hi\" C:\\tmp\nnext line";
-const OBSERVATIONS: [f64; 4] = [0.05, 0.5, 0.5, 2.0];
-const BOUNDS: [f64; 2] = [0.1, 1.0];
 /// How long the whole exchange may take: Prometheus starts in a second or two, applies new
 /// targets about every five, and scrapes every second.
 const DEADLINE: Duration = Duration::from_secs(45);
 
 /// The registry both exporters serve, with the values recorded.
 fn registry() -> Result<Registry, abacus::Error> {
-    let registry = Registry::builder()
-        .const_label("deployment", "e2e")
-        .build()?;
-    let requests = registry
-        .counter(Desc::new("e2e_requests_total", "Requests served.").labels(["route", "status"]))?;
-    requests.with_labels(&[TRICKY_ROUTE, "200"])?.add(5);
-    requests.with_labels(&["/plain", "500"])?.add(3);
-    registry
-        .gauge(Desc::new("e2e_in_flight", "Requests in progress."))?
-        .with_labels(&[])?
-        .set(-3);
-    registry
-        .float_gauge(Desc::new("e2e_ratio", "A ratio."))?
-        .with_labels(&[])?
-        .set(0.25);
-    let latency = registry.histogram(
-        Desc::new("e2e_latency_seconds", "Latency.")
-            .unit("seconds")
-            .labels(["route"]),
-        Buckets::new(BOUNDS)?,
-    )?;
-    let series = latency.with_labels(&[TRICKY_ROUTE])?;
-    for value in OBSERVATIONS {
-        series.observe(value);
-    }
-    Ok(registry)
+    recorded_registry("e2e")
 }
 
 fn exporter(registry: &Registry, openmetrics: bool) -> ExporterHandle {

@@ -15,33 +15,17 @@ mod prometheus_server;
 
 use std::time::{Duration, Instant};
 
-use abacus::{Buckets, Desc, Registry};
+use abacus::{Desc, Registry};
 use abacus_prometheus::RemoteWriter;
 
-use prometheus_server::start_prometheus;
+use prometheus_server::{recorded_registry, start_prometheus, OBSERVATIONS, TRICKY_ROUTE};
 
-/// A route with a double quote, a backslash and a line feed.
-const TRICKY_ROUTE: &str = "say \"hi\" C:\\tmp\nnext line";
-const OBSERVATIONS: [f64; 4] = [0.05, 0.5, 0.5, 2.0];
-const BOUNDS: [f64; 2] = [0.1, 1.0];
 const DEADLINE: Duration = Duration::from_secs(45);
 
+/// The scrape test's registry, plus what remote write must carry beyond it: a NaN gauge
+/// (not a staleness marker) and a fixed-point counter.
 fn registry() -> Result<Registry, abacus::Error> {
-    let registry = Registry::builder()
-        .const_label("deployment", "e2e")
-        .build()?;
-    let requests = registry
-        .counter(Desc::new("rw_requests_total", "Requests served.").labels(["route", "status"]))?;
-    requests.with_labels(&[TRICKY_ROUTE, "200"])?.add(5);
-    requests.with_labels(&["/plain", "500"])?.add(3);
-    registry
-        .gauge(Desc::new("rw_in_flight", "Requests in progress."))?
-        .with_labels(&[])?
-        .set(-3);
-    registry
-        .float_gauge(Desc::new("rw_ratio", "A ratio."))?
-        .with_labels(&[])?
-        .set(0.25);
+    let registry = recorded_registry("rw")?;
     registry
         .float_gauge(Desc::new("rw_undefined", "A NaN."))?
         .with_labels(&[])?
@@ -50,14 +34,6 @@ fn registry() -> Result<Registry, abacus::Error> {
         .fixed_counter(Desc::new("rw_cost_total", "Cost."), 3)?
         .with_labels(&[])?
         .add_units(1500);
-    let latency = registry.histogram(
-        Desc::new("rw_latency_seconds", "Latency.").labels(["route"]),
-        Buckets::new(BOUNDS)?,
-    )?;
-    let series = latency.with_labels(&[TRICKY_ROUTE])?;
-    for value in OBSERVATIONS {
-        series.observe(value);
-    }
     Ok(registry)
 }
 

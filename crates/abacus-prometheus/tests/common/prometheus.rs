@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use abacus::{Buckets, Desc, Registry};
 use serde_json::Value as Json;
 
 /// The Prometheus process and its directory; dropping it kills the process by its pid and
@@ -256,4 +257,47 @@ pub(crate) fn percent_encode(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A route with a double quote, a backslash and a line feed.
+pub(crate) const TRICKY_ROUTE: &str = "say \"hi\" C:\\tmp\nnext line";
+pub(crate) const OBSERVATIONS: [f64; 4] = [0.05, 0.5, 0.5, 2.0];
+pub(crate) const BOUNDS: [f64; 2] = [0.1, 1.0];
+
+/// The registry both end-to-end tests send to Prometheus, its families named with
+/// `prefix`: a counter with a series on [`TRICKY_ROUTE`], an integer and a float gauge,
+/// and a histogram of [`OBSERVATIONS`] over [`BOUNDS`], under the constant label
+/// `deployment="e2e"`.
+pub(crate) fn recorded_registry(prefix: &str) -> Result<Registry, abacus::Error> {
+    let registry = Registry::builder()
+        .const_label("deployment", "e2e")
+        .build()?;
+    let requests = registry.counter(
+        Desc::new(format!("{prefix}_requests_total"), "Requests served.")
+            .labels(["route", "status"]),
+    )?;
+    requests.with_labels(&[TRICKY_ROUTE, "200"])?.add(5);
+    requests.with_labels(&["/plain", "500"])?.add(3);
+    registry
+        .gauge(Desc::new(
+            format!("{prefix}_in_flight"),
+            "Requests in progress.",
+        ))?
+        .with_labels(&[])?
+        .set(-3);
+    registry
+        .float_gauge(Desc::new(format!("{prefix}_ratio"), "A ratio."))?
+        .with_labels(&[])?
+        .set(0.25);
+    let latency = registry.histogram(
+        Desc::new(format!("{prefix}_latency_seconds"), "Latency.")
+            .unit("seconds")
+            .labels(["route"]),
+        Buckets::new(BOUNDS)?,
+    )?;
+    let series = latency.with_labels(&[TRICKY_ROUTE])?;
+    for value in OBSERVATIONS {
+        series.observe(value);
+    }
+    Ok(registry)
 }
