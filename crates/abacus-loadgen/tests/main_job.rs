@@ -58,20 +58,20 @@ fn expect_self_check_passed(lines: &mut impl Iterator<Item = String>) {
     );
 }
 
-#[test]
-fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
-    let tool = check_exposition();
+/// A main job started with `args` and holding `/metrics` open afterwards, its output
+/// after the first line, that first line, and the `/metrics` URL the first line names.
+/// The job is killed when `job` is dropped, so a test must bind it for as long as it runs.
+struct Started {
+    job: Running,
+    lines: Box<dyn Iterator<Item = String>>,
+    first: String,
+    url: String,
+}
+
+fn start_main_job(args: &[&str]) -> Started {
     let child = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--threads",
-            "2",
-            "--repeat",
-            "400",
-            "--hold",
-            "60",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--hold", "60"])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .expect("the main job starts");
@@ -80,15 +80,31 @@ fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
     let mut lines = BufReader::new(stdout)
         .lines()
         .map(|l| l.expect("utf-8 output"));
-
     let first = lines
         .next()
-        .expect("a first line naming the /metrics address");
+        .expect("a first line naming the backend and the /metrics address");
     let url = first
         .split_whitespace()
         .find(|word| word.starts_with("http://127.0.0.1:"))
         .unwrap_or_else(|| panic!("no /metrics URL in {first:?}"))
         .to_owned();
+    Started {
+        job: running,
+        lines: Box::new(lines),
+        first,
+        url,
+    }
+}
+
+#[test]
+fn main_job_replays_the_trace_and_its_metrics_pass_the_validators() {
+    let tool = check_exposition();
+    let Started {
+        job: _job,
+        mut lines,
+        url,
+        ..
+    } = start_main_job(&["--threads", "2", "--repeat", "400"]);
 
     // Scrape while the replay runs: 400 replays (11 M requests) take about 5 s in a debug
     // build, the validators answer in under 2 s, and the summary read below only comes
@@ -164,34 +180,13 @@ fn the_prometheus_backend_replays_and_passes_the_same_self_check() {
 #[test]
 fn the_facade_backend_replays_through_the_macros_and_passes_the_self_check_and_validators() {
     let tool = check_exposition();
-    let child = Command::new(env!("CARGO_BIN_EXE_abacus-loadgen"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--threads",
-            "2",
-            "--repeat",
-            "2",
-            "--backend",
-            "facade",
-            "--hold",
-            "60",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the main job starts");
-    let mut running = Running(child);
-    let stdout = running.0.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout)
-        .lines()
-        .map(|l| l.expect("utf-8 output"));
-    let first = lines.next().expect("a first line naming the backend");
+    let Started {
+        job: _job,
+        mut lines,
+        first,
+        url,
+    } = start_main_job(&["--threads", "2", "--repeat", "2", "--backend", "facade"]);
     assert!(first.contains("through facade"), "{first}");
-    let url = first
-        .split_whitespace()
-        .find(|word| word.starts_with("http://127.0.0.1:"))
-        .unwrap_or_else(|| panic!("no /metrics URL in {first:?}"))
-        .to_owned();
     expect_self_check_passed(&mut lines);
     // The final totals, while the job holds /metrics open.
     let status = Command::new(&tool)
