@@ -47,6 +47,12 @@ impl Pieces {
         out.extend_from_slice(self.get(index));
     }
 
+    /// Forgets every piece, keeping the memory.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.bounds.truncate(1);
+    }
+
     /// Appends the piece that `write` appends to the buffer.
     fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         write(&mut self.bytes);
@@ -81,6 +87,12 @@ impl FamilyCache {
             Some(offset) => self.families[next..=next + offset].rotate_right(1),
             None => self.families.insert(next, CachedFamily::new(info)),
         }
+        let entry = &mut self.families[next];
+        if entry.generation != info.generation {
+            // Series expired or took an expired one's place: positions moved.
+            entry.generation = info.generation;
+            entry.series_starts.clear();
+        }
         self.visited += 1;
     }
 
@@ -100,6 +112,8 @@ impl FamilyCache {
 /// What never changes about one family, rendered once.
 pub(crate) struct CachedFamily {
     id: u64,
+    /// The family's generation when `series_starts` was rendered.
+    generation: u64,
     /// The metadata lines of each format, written before the family's first series so
     /// that a family without series leaves no trace.
     text_header: Vec<u8>,
@@ -193,6 +207,7 @@ impl CachedFamily {
         let labelled = !info.label_names.is_empty() || !const_labels.is_empty();
         CachedFamily {
             id: info.id,
+            generation: info.generation,
             text_header: render_header(info, Format::Text),
             openmetrics_header: render_header(info, Format::OpenMetrics),
             names: SampleNames::new(info),

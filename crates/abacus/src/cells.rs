@@ -544,6 +544,26 @@ impl CellSpace {
         shards.retain(|s| !Arc::ptr_eq(s, shard));
     }
 
+    /// Adds a slot's worth (`raw`: a count, or a float's bits) to the shared cells of the
+    /// slot `index` of `range`: what an expired series received after its removal, carried
+    /// over to its successor. Shared words are skipped: only handles write gauges, and a
+    /// series with a handle does not expire.
+    pub(crate) fn carry_over(
+        self: &Arc<Self>,
+        range: SlotRange,
+        index: usize,
+        kind: SlotKind,
+        raw: u64,
+    ) {
+        let cell =
+            &self.retired_page(range.page)[(range.offset as usize + index) & (PAGE_SLOTS - 1)];
+        match kind {
+            SlotKind::Count => bump_shared(cell, raw),
+            SlotKind::Float => add_float_shared(cell, f64::from_bits(raw)),
+            SlotKind::Shared => {}
+        }
+    }
+
     /// The page holding the shared words ([`SlotKind::Shared`]) of `page`.
     pub(crate) fn shared_page(self: &Arc<Self>, page: u32) -> Arc<Page> {
         self.retired_page(page).clone()
@@ -651,6 +671,34 @@ impl SpaceReader<'_> {
         let mut sum = 0.0;
         self.each_cell(range, index, |v| sum += f64::from_bits(v));
         sum
+    }
+
+    /// A slot's value as one word, read the way its kind is summed (a float as its bits).
+    pub(crate) fn slot(&self, range: SlotRange, index: usize, kind: SlotKind) -> u64 {
+        match kind {
+            SlotKind::Count => self.count(range, index),
+            SlotKind::Float => self.float(range, index).to_bits(),
+            SlotKind::Shared => self.shared(range, index),
+        }
+    }
+
+    /// Sets the first `len` slots of `range` to zero in every shard, for a new series to
+    /// start from. The caller makes sure nothing can write them: the read lock held here
+    /// keeps folds out, and a fold is the only other writer of cells nobody records into.
+    pub(crate) fn zero(&self, range: SlotRange, len: usize) {
+        for shard in self
+            .shards
+            .iter()
+            .map(|s| &**s)
+            .chain(std::iter::once(self.retired))
+        {
+            if let Some(page) = shard.existing_page(range.page) {
+                let first = range.offset as usize;
+                for cell in page.iter().skip(first).take(len) {
+                    cell.store(0, Relaxed);
+                }
+            }
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! Families: a metric with label names, and the resolution of label values to series.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::cells::{CellSpace, SlotKind, SlotRange, SpaceRef};
+use crate::cells::{CellSpace, SlotKind, SlotRange, SpaceReader, SpaceRef};
+use crate::expiry::{Expired, Expiry, Fingerprint, Hold, Pin, SeriesLife};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
 use crate::resolved;
@@ -58,12 +60,13 @@ impl KindSpec {
     }
 }
 
-/// A series as resolution hands it to handles: its number in its family (creation order)
-/// and where its cells are in the registry's cell space.
-#[derive(Clone, Copy, Debug)]
+/// A series as resolution hands it to handles: its number in its family, where its cells
+/// are in the registry's cell space, and, if it can expire, its life, counted once for
+/// the [`Hold`] the resolution was asked for.
 pub(crate) struct SeriesId {
     pub(crate) index: u32,
     pub(crate) range: SlotRange,
+    pub(crate) life: Option<Arc<SeriesLife>>,
 }
 
 /// The label that marks a family's overflow series, which holds what was recorded for new
@@ -99,6 +102,13 @@ pub(crate) struct FamilyCore {
     max_series: usize,
     /// Resolutions of new label values that went to the overflow series.
     pub(crate) overflowed: AtomicU64,
+    /// When idle series expire; `None` if they never do.
+    expiry: Option<Expiry>,
+    /// How many times series have expired. Per-call memories remember it with each tuple
+    /// and check it on every use, so that a thread lets go of an expired series.
+    expirations: AtomicU64,
+    /// How many series have expired, for `abacus_series_expired_total`.
+    pub(crate) expired_series: AtomicU64,
     /// The family name; for counters without the `_total` suffix.
     pub(crate) name: Box<str>,
     pub(crate) help: Box<str>,
@@ -116,6 +126,15 @@ struct Index {
     /// Series numbers, by hash of their label values.
     table: HashTable<u32>,
     series: SeriesStore,
+    /// Changes whenever a series is removed or a new one fills a hole, so that the order
+    /// of series is no longer creation order; see [`crate::FamilyInfo::generation`].
+    generation: u64,
+    /// For a family whose series expire, each series' life, by series number.
+    lives: Vec<Option<Arc<SeriesLife>>>,
+    /// Removed series whose cells wait to be reclaimed.
+    expired: Vec<Expired>,
+    /// Reclaimed cells, zeroed, for the next new series.
+    free_ranges: Vec<SlotRange>,
     /// Created when the first resolution finds the family full.
     overflow: Option<SlotRange>,
     /// When each series was created, in seconds since the Unix epoch, if the registry
@@ -133,6 +152,7 @@ impl FamilyCore {
         space: Arc<CellSpace>,
         max_series: usize,
         track_created: bool,
+        idle_timeout: Option<Duration>,
     ) -> Self {
         let label_count = label_names.len();
         FamilyCore {
@@ -140,6 +160,10 @@ impl FamilyCore {
             overflow_id: next_family_id(),
             max_series,
             overflowed: AtomicU64::new(0),
+            // A family without labels has one series for life, exposed from the start.
+            expiry: idle_timeout.filter(|_| label_count > 0).map(Expiry::new),
+            expirations: AtomicU64::new(0),
+            expired_series: AtomicU64::new(0),
             name,
             help,
             label_names,
@@ -150,6 +174,10 @@ impl FamilyCore {
             index: RwLock::new(Index {
                 table: HashTable::new(),
                 series: SeriesStore::new(label_count),
+                generation: 0,
+                lives: Vec::new(),
+                expired: Vec::new(),
+                free_ranges: Vec::new(),
                 overflow: None,
                 created: track_created.then(Vec::new),
                 overflow_created: 0.0,
@@ -157,18 +185,18 @@ impl FamilyCore {
         }
     }
 
-    /// The series for `values`, created on first use.
+    /// The series for `values`, created on first use, counted as held by a handle.
     pub(crate) fn resolve(&self, values: &[&str]) -> Result<SeriesId, Error> {
         self.check_count(values)?;
-        self.find_or_insert(self.hash(values), values)
+        self.find_or_insert(self.hash(values), values, Hold::Handle)
     }
 
     /// The series for `values`, whose hash is `hash`: under the read lock if it exists.
-    fn find_or_insert(&self, hash: u64, values: &[&str]) -> Result<SeriesId, Error> {
-        if let Some(found) = self.index.read().find(hash, values) {
+    fn find_or_insert(&self, hash: u64, values: &[&str], hold: Hold) -> Result<SeriesId, Error> {
+        if let Some(found) = self.index.read().find(hash, values, hold) {
             return Ok(found);
         }
-        self.insert(hash, values)
+        self.insert(hash, values, hold)
     }
 
     /// The cells of the series for `values`, for recording by label values on every call.
@@ -178,24 +206,35 @@ impl FamilyCore {
     /// a thread's first use of a tuple takes the family's lock.
     #[inline]
     pub(crate) fn range_per_call(&self, values: &[&str]) -> Result<SlotRange, Error> {
+        // Read before resolving: a memory remembered with a count that an expiry has
+        // since moved is stale, and its next use resolves again.
+        let expirations = self.expirations.load(Relaxed);
         // The remembered tuples all have the family's label count, so a wrong count can
         // only miss here, and the slow path reports it.
-        match resolved::find_by_address(self.id, values) {
+        match resolved::find_by_address(self.id, expirations, values) {
             Some(range) => Ok(range),
-            None => self.range_per_call_slow(values),
+            None => self.range_per_call_slow(expirations, values),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn range_per_call_slow(&self, values: &[&str]) -> Result<SlotRange, Error> {
+    fn range_per_call_slow(&self, expirations: u64, values: &[&str]) -> Result<SlotRange, Error> {
         self.check_count(values)?;
         let hash = self.hash(values);
-        if let Some(range) = resolved::find_by_text(self.id, hash, values) {
+        if let Some(range) = resolved::find_by_text(self.id, expirations, hash, values) {
             return Ok(range);
         }
-        let range = self.find_or_insert(hash, values)?.range;
-        resolved::remember(self.id, hash, range, values);
+        let series = self.find_or_insert(hash, values, Hold::Pin)?;
+        let range = series.range;
+        resolved::remember(
+            self.id,
+            expirations,
+            hash,
+            range,
+            Pin::adopt(series.life),
+            values,
+        );
         Ok(range)
     }
 
@@ -217,10 +256,19 @@ impl FamilyCore {
     }
 
     #[cold]
-    fn insert(&self, hash: u64, values: &[&str]) -> Result<SeriesId, Error> {
-        let mut index = self.index.write();
+    fn insert(&self, hash: u64, values: &[&str], hold: Hold) -> Result<SeriesId, Error> {
+        self.insert_locked(&mut self.index.write(), hash, values, hold)
+    }
+
+    fn insert_locked(
+        &self,
+        index: &mut Index,
+        hash: u64,
+        values: &[&str],
+        hold: Hold,
+    ) -> Result<SeriesId, Error> {
         // Another thread may have created it between our read and write lock.
-        if let Some(found) = index.find(hash, values) {
+        if let Some(found) = index.find(hash, values, hold) {
             return Ok(found);
         }
         if let Some(value) = values.iter().find(|v| v.contains('\r')) {
@@ -237,23 +285,41 @@ impl FamilyCore {
             });
         }
         if index.series.len() >= self.max_series {
-            return self.overflow(&mut index);
+            return self.overflow(index);
         }
-        let range = self.space.allocate(&self.slots)?;
+        // Reclaimed cells are zero, as new ones are.
+        let range = match index.free_ranges.pop() {
+            Some(range) => range,
+            None => self.space.allocate(&self.slots)?,
+        };
         let Index {
             table,
             series,
             created,
+            lives,
+            generation,
             ..
-        } = &mut *index;
-        if let Some(created) = created {
-            created.push(now_in_seconds());
-        }
+        } = index;
+        let filled_hole = series.len() < series.records();
         let number = series.push(range, values, &self.hasher);
+        if filled_hole {
+            *generation += 1;
+        }
         table.insert_unique(hash, number, |&i| series.hash(i, &self.hasher));
+        if let Some(created) = created {
+            set_at(created, number, now_in_seconds());
+        }
+        let life = self.expiry.as_ref().map(|expiry| {
+            // A new series counts as changed now: it is idle from its creation on.
+            SeriesLife::new(hold, 0, expiry.since_epoch(Instant::now()))
+        });
+        if self.expiry.is_some() {
+            set_at(lives, number, life.clone());
+        }
         Ok(SeriesId {
             index: number,
             range,
+            life,
         })
     }
 
@@ -270,6 +336,7 @@ impl FamilyCore {
         Ok(SeriesId {
             index: OVERFLOW_SERIES,
             range,
+            life: None,
         })
     }
 
@@ -278,26 +345,178 @@ impl FamilyCore {
     /// the end of each in `labels` to `label_ends`, and, if the registry keeps them, their
     /// creation times to `created` (the overflow series' last); returns where the overflow
     /// series' cells are, if it exists.
+    ///
+    /// Also returns the family's generation ([`crate::FamilyInfo::generation`]).
     pub(crate) fn series_into(
         &self,
         ranges: &mut Vec<SlotRange>,
         labels: &mut Vec<u8>,
         label_ends: &mut Vec<usize>,
         created: &mut Vec<f64>,
-    ) -> Option<SlotRange> {
+    ) -> (Option<SlotRange>, u64) {
         let index = self.index.read();
-        for number in 0..index.series.len() as u32 {
+        for number in index.series.numbers() {
             ranges.push(index.series.range(number));
             LabelValues::encode(labels, index.series.values(number));
             label_ends.push(labels.len());
-        }
-        if let Some(times) = &index.created {
-            created.extend_from_slice(times);
-            if index.overflow.is_some() {
-                created.push(index.overflow_created);
+            if let Some(times) = &index.created {
+                created.push(times[number as usize]);
             }
         }
-        index.overflow
+        if index.created.is_some() && index.overflow.is_some() {
+            created.push(index.overflow_created);
+        }
+        (index.overflow, index.generation)
+    }
+
+    /// Expires the series that have been idle for the family's timeout and have no live
+    /// handle, and reclaims the cells of expired series nothing pins any more; see
+    /// [`crate::expiry`]. Visits call this, never recording.
+    pub(crate) fn sweep(&self, now: Instant) {
+        let Some(expiry) = &self.expiry else { return };
+        let now = expiry.since_epoch(now);
+        let idle = expiry.idle_nanos();
+        // First a look under the read lock, which recording's first resolutions share.
+        let (candidates, reclaimable) = {
+            let index = self.index.read();
+            let reader = self.space.reader();
+            let mut candidates = Vec::new();
+            for number in index.series.numbers() {
+                let Some(Some(life)) = index.lives.get(number as usize) else {
+                    continue;
+                };
+                let value = self.fingerprint(&reader, index.series.range(number));
+                let idle_for = life.observe(value, now);
+                if idle_for.is_some_and(|t| t >= idle) && !life.has_handles() {
+                    candidates.push(number);
+                }
+            }
+            let reclaimable = index.expired.iter().any(|e| !e.life.is_pinned());
+            (candidates, reclaimable)
+        };
+        if candidates.is_empty() && !reclaimable {
+            return;
+        }
+        let mut index = self.index.write();
+        let index = &mut *index;
+        let mut expiring = false;
+        for number in candidates {
+            // Checked again under the write lock, which keeps new handles out: the series
+            // may have gained a handle, been recorded, or even expired and been replaced
+            // by another one since the look above.
+            let Some(Some(life)) = index.lives.get(number as usize) else {
+                continue;
+            };
+            let life = life.clone();
+            if life.has_handles() {
+                continue;
+            }
+            let range = index.series.range(number);
+            // One read of every slot: the value checked is the value removed.
+            let values: Box<[u64]> = {
+                let reader = self.space.reader();
+                self.slots
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &kind)| reader.slot(range, i, kind))
+                    .collect()
+            };
+            // The value must still be the one a visit saw (and reported) before: a record
+            // since then keeps the series.
+            let value = self.fingerprint_of(&values);
+            if value != life.seen() || life.observe(value, now).is_none_or(|t| t < idle) {
+                continue;
+            }
+            expiring = true;
+            let labels = index.series.values(number).map(Box::from).collect();
+            let hash = index.series.hash(number, &self.hasher);
+            if let Ok(entry) = index.table.find_entry(hash, |&other| other == number) {
+                entry.remove();
+            }
+            index.series.remove(number, &self.hasher);
+            index.lives[number as usize] = None;
+            index.generation += 1;
+            self.expired_series.fetch_add(1, Relaxed);
+            index.expired.push(Expired {
+                range,
+                life,
+                values,
+                labels,
+            });
+        }
+        if expiring {
+            // Per-call memories of this family let go of what they hold on their next use.
+            self.expirations.fetch_add(1, Relaxed);
+        }
+        self.reclaim(index);
+    }
+
+    /// Carries over what expired series received after their removal and frees their
+    /// cells, for those that nothing pins any more.
+    fn reclaim(&self, index: &mut Index) {
+        let mut position = 0;
+        while let Some(expired) = index.expired.get(position) {
+            if expired.life.is_pinned() {
+                position += 1;
+                continue;
+            }
+            let expired = index.expired.swap_remove(position);
+            // Nothing can write these cells now: no handle, no pin, not in the index.
+            let late: Vec<(usize, SlotKind, u64)> = {
+                let reader = self.space.reader();
+                let late = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, &kind)| {
+                        let now = reader.slot(expired.range, i, kind);
+                        let then = expired.values[i];
+                        let late = match kind {
+                            SlotKind::Count => now.saturating_sub(then),
+                            SlotKind::Float => {
+                                (f64::from_bits(now) - f64::from_bits(then)).to_bits()
+                            }
+                            SlotKind::Shared => 0,
+                        };
+                        (now != then).then_some((i, kind, late))
+                    })
+                    .collect();
+                reader.zero(expired.range, self.slots.len());
+                late
+            };
+            if !late.is_empty() {
+                let values: Vec<&str> = expired.labels.iter().map(|v| &**v).collect();
+                let hash = self.hash(&values);
+                if let Ok(successor) = self.insert_locked(index, hash, &values, Hold::Nothing) {
+                    for (i, kind, raw) in late {
+                        self.space.carry_over(successor.range, i, kind, raw);
+                    }
+                }
+            }
+            index.free_ranges.push(expired.range);
+        }
+    }
+
+    /// [`fingerprint`](Self::fingerprint) from the values of a series' slots.
+    fn fingerprint_of(&self, values: &[u64]) -> Fingerprint {
+        match &self.spec {
+            KindSpec::Histogram { bounds } => values[..=bounds.len()]
+                .iter()
+                .fold(0, |sum, count| sum.wrapping_add(*count)),
+            _ => values[0],
+        }
+    }
+
+    /// The word that changes whenever the series at `range` is recorded.
+    fn fingerprint(&self, reader: &SpaceReader<'_>, range: SlotRange) -> Fingerprint {
+        match &self.spec {
+            // Every observation counts in one bucket: the sum of the buckets is the count.
+            KindSpec::Histogram { bounds } => (0..=bounds.len())
+                .map(|bucket| reader.count(range, bucket))
+                .fold(0, u64::wrapping_add),
+            KindSpec::Counter | KindSpec::Fixed { .. } => reader.count(range, 0),
+            KindSpec::Gauge | KindSpec::FloatGauge => reader.shared(range, 0),
+        }
     }
 
     /// The label values of one series, for `Debug` output.
@@ -337,12 +556,26 @@ impl FamilyCore {
 }
 
 impl Index {
-    fn find(&self, hash: u64, values: &[&str]) -> Option<SeriesId> {
+    /// The series for `values`, counted as held by `hold` if it can expire.
+    fn find(&self, hash: u64, values: &[&str], hold: Hold) -> Option<SeriesId> {
         let &index = self.table.find(hash, |&i| self.series.matches(i, values))?;
+        let life = self.lives.get(index as usize).cloned().flatten();
+        if let Some(life) = &life {
+            life.hold(hold);
+        }
         Some(SeriesId {
             index,
             range: self.series.range(index),
+            life,
         })
+    }
+}
+
+/// Sets `items[at]`, growing `items` by one if `at` is its length.
+fn set_at<T>(items: &mut Vec<T>, at: u32, item: T) {
+    match items.get_mut(at as usize) {
+        Some(slot) => *slot = item,
+        None => items.push(item),
     }
 }
 

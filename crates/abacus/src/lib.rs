@@ -51,6 +51,7 @@
 
 mod cells;
 mod error;
+mod expiry;
 mod family;
 mod labels;
 mod meta;

@@ -6,6 +6,7 @@
 //! not in the family itself, so the hot path and the per-series storage are untouched.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use crate::name::{check_label_name, check_metric_name};
 use crate::{Error, Kind, Registry};
@@ -29,6 +30,8 @@ pub(crate) struct RegistryMeta {
     pub(crate) max_series: usize,
     /// Whether series keep the time they were created, for OpenMetrics' `_created`.
     pub(crate) track_created: bool,
+    /// The idle time after which series of families that set none expire.
+    pub(crate) idle_timeout: Option<Duration>,
     /// Prepended to every family name with an underscore; empty for none.
     pub(crate) namespace: Box<str>,
     pub(crate) const_labels: ConstLabels,
@@ -39,6 +42,7 @@ impl Default for RegistryMeta {
         RegistryMeta {
             max_series: Registry::DEFAULT_MAX_SERIES,
             track_created: false,
+            idle_timeout: None,
             namespace: Box::default(),
             const_labels: Box::default(),
         }
@@ -164,6 +168,7 @@ pub struct RegistryBuilder {
     const_labels: Vec<(String, String)>,
     max_series: usize,
     track_created: bool,
+    idle_timeout: Option<Duration>,
 }
 
 impl Default for RegistryBuilder {
@@ -173,6 +178,7 @@ impl Default for RegistryBuilder {
             const_labels: Vec::new(),
             max_series: Registry::DEFAULT_MAX_SERIES,
             track_created: false,
+            idle_timeout: None,
         }
     }
 }
@@ -209,6 +215,15 @@ impl RegistryBuilder {
         self
     }
 
+    /// Lets the series of every family (unless its [`Desc`](crate::Desc) says otherwise)
+    /// expire once nobody has recorded into them for `idle` and no handle of theirs is
+    /// alive: they are gone from the next snapshot, and their memory is reused. Off by
+    /// default; see [`Registry`] for how idleness is judged.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = Some(idle);
+        self
+    }
+
     /// Checks the settings and creates the registry.
     ///
     /// # Errors
@@ -233,6 +248,7 @@ impl RegistryBuilder {
         Ok(Registry::with_meta(RegistryMeta {
             max_series: self.max_series,
             track_created: self.track_created,
+            idle_timeout: self.idle_timeout,
             namespace: self.namespace.into(),
             const_labels: self
                 .const_labels

@@ -4,6 +4,7 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::cells::{bump_owned, Page, Shard, SlotRange, SpaceRef, PAGE_SLOTS};
+use crate::expiry::HeldByHandle;
 use crate::family::{FamilyCore, KindSpec, SeriesId};
 use crate::sync::{Arc, Ordering::Relaxed};
 
@@ -55,11 +56,13 @@ impl fmt::Debug for SlotHandle {
 }
 
 /// The family and number of a handle's series: what `Debug` shows, and what keeps the
-/// family (and its registry's cells) alive while the handle lives.
+/// family (and its registry's cells) alive while the handle lives, and, in a family whose
+/// idle series expire, the series too.
 #[derive(Clone)]
 struct SeriesOf {
     family: Arc<FamilyCore>,
     index: u32,
+    _held: HeldByHandle,
 }
 
 impl SeriesOf {
@@ -67,6 +70,7 @@ impl SeriesOf {
         SeriesOf {
             family: family.clone(),
             index: series.index,
+            _held: HeldByHandle::adopt(series.life),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use std::sync::LazyLock;
 
@@ -35,6 +36,7 @@ pub struct Desc {
     label_names: Vec<String>,
     const_labels: Vec<(String, String)>,
     max_series: Option<usize>,
+    idle_timeout: Option<Duration>,
     shared_name: bool,
     exact_name: bool,
 }
@@ -49,6 +51,7 @@ impl Desc {
             label_names: Vec::new(),
             const_labels: Vec::new(),
             max_series: None,
+            idle_timeout: None,
             shared_name: false,
             exact_name: false,
         }
@@ -82,6 +85,14 @@ impl Desc {
     /// the family's overflow series; see [`Registry`].
     pub fn max_series(mut self, max: usize) -> Self {
         self.max_series = Some(max);
+        self
+    }
+
+    /// Lets series of this family that nobody records into expire, instead of following
+    /// the registry's setting ([`RegistryBuilder::idle_timeout`]); see [`Registry`]. A
+    /// family without labels never expires its one series.
+    pub fn idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = Some(idle);
         self
     }
 
@@ -255,9 +266,18 @@ struct Inner {
     space: Arc<CellSpace>,
     families: RwLock<Families>,
     meta: RegistryMeta,
-    /// The name of the counter of overflowed resolutions, with the namespace.
-    overflow_counter: Box<str>,
-    overflow_counter_id: u64,
+    /// The registry's own counters, per family name: overflowed resolutions and expired
+    /// series.
+    overflow_counter: OwnCounter,
+    expired_counter: OwnCounter,
+}
+
+/// A counter the registry keeps about its families, one series per family name.
+struct OwnCounter {
+    /// With the namespace.
+    name: Box<str>,
+    id: u64,
+    help: &'static str,
 }
 
 #[derive(Default)]
@@ -317,25 +337,38 @@ impl Registry {
     }
 
     pub(crate) fn with_meta(meta: RegistryMeta) -> Self {
-        let overflow_counter: Box<str> = meta.qualify(OVERFLOW_COUNTER).into();
-        // Its samples are the registry's own: no family may expose them too.
         let mut families = Families::default();
-        for suffix in KindSpec::Counter.sample_suffixes() {
-            let sample = format!("{overflow_counter}{suffix}");
-            families
-                .exposed
-                .insert(sample.into(), overflow_counter.clone());
-        }
-        families
-            .exposed
-            .insert(overflow_counter.clone(), overflow_counter.clone());
+        let mut own = |base: &str, help: &'static str| {
+            let name: Box<str> = meta.qualify(base).into();
+            // Its samples are the registry's own: no family may expose them too.
+            for suffix in KindSpec::Counter.sample_suffixes() {
+                let sample = format!("{name}{suffix}");
+                families.exposed.insert(sample.into(), name.clone());
+            }
+            families.exposed.insert(name.clone(), name.clone());
+            OwnCounter {
+                name,
+                id: crate::family::next_family_id(),
+                help,
+            }
+        };
+        let overflow_counter = own(
+            OVERFLOW_COUNTER,
+            "Resolutions of new label values that went to a family's overflow series \
+             because the family held as many series as its limit allows.",
+        );
+        let expired_counter = own(
+            EXPIRED_COUNTER,
+            "Series removed from a family because nothing recorded into them for its idle \
+             timeout and no handle of theirs was alive.",
+        );
         Registry {
             inner: Arc::new(Inner {
                 space: CellSpace::new(),
                 families: RwLock::new(families),
                 meta,
                 overflow_counter,
-                overflow_counter_id: crate::family::next_family_id(),
+                expired_counter,
             }),
         }
     }
@@ -455,6 +488,7 @@ impl Registry {
         let label_names: Box<[Box<str>]> =
             desc.label_names.iter().map(|n| n.as_str().into()).collect();
         let max_series = desc.max_series.unwrap_or(self.inner.meta.max_series);
+        let idle_timeout = desc.idle_timeout.or(self.inner.meta.idle_timeout);
 
         let mut families = self.inner.families.write();
         if let Some(&first) = families.by_name.get(name) {
@@ -498,7 +532,8 @@ impl Registry {
             if existing.total_suffix != total_suffix {
                 return Err(conflict(ConflictReason::ExactName));
             }
-            let core = self.new_family(name, desc.help, label_names, spec, max_series)?;
+            let core =
+                self.new_family(name, desc.help, label_names, spec, max_series, idle_timeout)?;
             families.insert_sibling(
                 end,
                 Listed {
@@ -528,7 +563,7 @@ impl Registry {
             }
         }
 
-        let core = self.new_family(name, desc.help, label_names, spec, max_series)?;
+        let core = self.new_family(name, desc.help, label_names, spec, max_series, idle_timeout)?;
         let index = families.list.len();
         families.by_name.insert(core.name.clone(), index);
         for sample in samples {
@@ -551,6 +586,7 @@ impl Registry {
         label_names: Box<[Box<str>]>,
         spec: KindSpec,
         max_series: usize,
+        idle_timeout: Option<Duration>,
     ) -> Result<Arc<FamilyCore>, Error> {
         let core = Arc::new(FamilyCore::new(
             name.into(),
@@ -560,6 +596,7 @@ impl Registry {
             self.inner.space.clone(),
             max_series,
             self.inner.meta.track_created,
+            idle_timeout,
         ));
         // A family without labels has exactly one series; create it now so that it is
         // exposed (at zero) from the start, as users of other clients expect.
@@ -591,24 +628,38 @@ impl Registry {
         for listed in &families {
             visit_family(listed, buffers, visitor);
         }
-        self.visit_overflow_counter(&families, buffers, visitor);
+        let own: [(_, fn(&FamilyCore) -> &crate::sync::AtomicU64); 2] = [
+            (&self.inner.overflow_counter, |f| &f.overflowed),
+            (&self.inner.expired_counter, |f| &f.expired_series),
+        ];
+        for (counter, count) in own {
+            self.visit_own_counter(counter, count, &families, buffers, visitor);
+        }
+        // After the visitor has seen everything, so that an expired series has been in a
+        // snapshot with its final value, and the count of expired series of a snapshot
+        // counts those gone from it.
+        let now = Instant::now();
+        for listed in &families {
+            listed.core.sweep(now);
+        }
         buffers.families = families;
         buffers.families.clear();
     }
 
-    /// Visits the registry's counter of overflowed resolutions, one series per family
-    /// name that has overflowed, if any has.
-    fn visit_overflow_counter(
+    /// Visits one of the registry's own counters, one series per family name whose count
+    /// is not 0, if any.
+    fn visit_own_counter(
         &self,
+        counter: &OwnCounter,
+        count: fn(&FamilyCore) -> &crate::sync::AtomicU64,
         families: &[Listed],
         buffers: &mut VisitBuffers,
         visitor: &mut impl Visitor,
     ) {
         let mut header = Some(FamilyInfo {
-            id: self.inner.overflow_counter_id,
-            name: &self.inner.overflow_counter,
-            help: "Resolutions of new label values that went to a family's overflow series \
-                   because the family held as many series as its limit allows.",
+            id: counter.id,
+            name: &counter.name,
+            help: counter.help,
             kind: crate::Kind::Counter,
             label_names: &*FAMILY_LABEL_NAMES,
             bounds: &[],
@@ -616,14 +667,15 @@ impl Registry {
             const_labels: &self.inner.meta.const_labels,
             continues: false,
             total_suffix: true,
+            generation: 0,
         });
         // Families that share a name are adjacent, and count as one.
         for run in families.chunk_by(|a, b| a.core.name == b.core.name) {
-            let overflowed = run
+            let total = run
                 .iter()
-                .map(|listed| listed.core.overflowed.load(Relaxed))
+                .map(|listed| count(&listed.core).load(Relaxed))
                 .fold(0u64, u64::saturating_add);
-            if overflowed == 0 {
+            if total == 0 {
                 continue;
             }
             if let Some(info) = header.take() {
@@ -632,7 +684,7 @@ impl Registry {
             buffers.labels.clear();
             LabelValues::encode(&mut buffers.labels, [&*run[0].core.name].into_iter());
             buffers.current.set_encoded(&buffers.labels);
-            visitor.series(&buffers.current, Value::Counter(overflowed));
+            visitor.series(&buffers.current, Value::Counter(total));
         }
     }
 }
@@ -701,7 +753,7 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
     created.clear();
     counts.clear();
     floats.clear();
-    let overflow = family.series_into(ranges, labels, label_ends, created);
+    let (overflow, generation) = family.series_into(ranges, labels, label_ends, created);
     let bounds: &[f64] = match &family.spec {
         KindSpec::Histogram { bounds } => bounds,
         _ => &[],
@@ -725,6 +777,7 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         const_labels: &listed.meta.const_labels,
         continues: listed.continues,
         total_suffix: listed.total_suffix,
+        generation,
     };
     visitor.family(info);
     let mut start = 0;
@@ -750,8 +803,9 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
     }
 }
 
-/// The registry's counter of overflowed resolutions, before any namespace.
+/// The registry's own counters, before any namespace.
 const OVERFLOW_COUNTER: &str = "abacus_series_overflow";
+const EXPIRED_COUNTER: &str = "abacus_series_expired";
 static FAMILY_LABEL_NAMES: LazyLock<[Box<str>; 1]> = LazyLock::new(|| ["family".into()]);
 
 /// The label names and values of every overflow series: `abacus_overflow="true"`.

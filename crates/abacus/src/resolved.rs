@@ -13,12 +13,17 @@
 //!
 //! An address says nothing about the text at it (memory is freed and reused), so an
 //! address hit is only a guess that the comparison confirms or rejects.
+//!
+//! In a family whose idle series expire, each entry pins its series (see
+//! [`crate::expiry`]) and remembers the family's count of expirations: an entry whose count
+//! is behind is stale, and is resolved again, in place, on its next use.
 
 use std::cell::RefCell;
 
 use hashbrown::HashTable;
 
 use crate::cells::SlotRange;
+use crate::expiry::Pin;
 use crate::sync::thread_locals;
 
 /// Entries per thread before the memory of resolutions starts over.
@@ -28,34 +33,54 @@ const CAPACITY: usize = 4096;
 const ADDRESS_BITS: u32 = 10;
 
 /// The cells of the series for `values` in `family`, if this thread remembers them under
-/// the addresses of these strings.
+/// the addresses of these strings since the family's `expirations`th expiry.
 #[inline]
-pub(crate) fn find_by_address(family: u64, values: &[&str]) -> Option<SlotRange> {
-    RESOLVED
-        .try_with(|resolved| resolved.try_borrow().ok()?.find_by_address(family, values))
-        .ok()
-        .flatten()
-}
-
-/// The cells of the series for `values` (whose hash is `hash`) in `family`, if this thread
-/// remembers them; the next [`find_by_address`] with these strings will find them.
-pub(crate) fn find_by_text(family: u64, hash: u64, values: &[&str]) -> Option<SlotRange> {
+pub(crate) fn find_by_address(family: u64, expirations: u64, values: &[&str]) -> Option<SlotRange> {
     RESOLVED
         .try_with(|resolved| {
             resolved
-                .try_borrow_mut()
+                .try_borrow()
                 .ok()?
-                .find_by_text(family, hash, values)
+                .find_by_address(family, expirations, values)
         })
         .ok()
         .flatten()
 }
 
-/// Remembers that `values` (whose hash is `hash`) resolve to `range` in `family`.
-pub(crate) fn remember(family: u64, hash: u64, range: SlotRange, values: &[&str]) {
+/// The cells of the series for `values` (whose hash is `hash`) in `family`, if this thread
+/// remembers them since the family's `expirations`th expiry; the next [`find_by_address`]
+/// with these strings will find them.
+pub(crate) fn find_by_text(
+    family: u64,
+    expirations: u64,
+    hash: u64,
+    values: &[&str],
+) -> Option<SlotRange> {
+    RESOLVED
+        .try_with(|resolved| {
+            resolved
+                .try_borrow_mut()
+                .ok()?
+                .find_by_text(family, expirations, hash, values)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Remembers that `values` (whose hash is `hash`) resolve to `range` in `family`, as of
+/// its `expirations`th expiry, holding `pin`. A stale entry for the same values is
+/// replaced, which lets go of its pin.
+pub(crate) fn remember(
+    family: u64,
+    expirations: u64,
+    hash: u64,
+    range: SlotRange,
+    pin: Pin,
+    values: &[&str],
+) {
     let _ = RESOLVED.try_with(|resolved| {
         if let Ok(mut resolved) = resolved.try_borrow_mut() {
-            resolved.insert(family, hash, range, values);
+            resolved.insert(family, expirations, hash, range, pin, values);
         }
     });
 }
@@ -71,8 +96,11 @@ struct Resolved {
 
 struct Remembered {
     family: u64,
+    /// The family's count of expirations when this was resolved.
+    expirations: u64,
     hash: u64,
     range: SlotRange,
+    _pin: Pin,
     /// A copy of the values, so that a hit reads one buffer and not the family's series
     /// storage: each value as its length (`u32`, little-endian) and then its bytes.
     values: Box<[u8]>,
@@ -80,25 +108,62 @@ struct Remembered {
 
 impl Resolved {
     #[inline]
-    fn find_by_address(&self, family: u64, values: &[&str]) -> Option<SlotRange> {
+    fn find_by_address(&self, family: u64, expirations: u64, values: &[&str]) -> Option<SlotRange> {
         let index = self.by_address.as_ref()?[address_slot(family, values)];
         let entry = self.entries.get((index as usize).wrapping_sub(1))?;
-        (entry.family == family && entry.matches(values)).then_some(entry.range)
+        (entry.family == family && entry.expirations == expirations && entry.matches(values))
+            .then_some(entry.range)
     }
 
-    fn find_by_text(&mut self, family: u64, hash: u64, values: &[&str]) -> Option<SlotRange> {
+    /// The entry for `values` in `family`, stale or not.
+    fn position(&self, family: u64, hash: u64, values: &[&str]) -> Option<u32> {
         let entries = &self.entries;
-        let index = *self.by_text.find(text_key(family, hash), |&i| {
-            let entry = &entries[i as usize];
-            entry.family == family && entry.hash == hash && entry.matches(values)
-        })?;
+        self.by_text
+            .find(text_key(family, hash), |&i| {
+                let entry = &entries[i as usize];
+                entry.family == family && entry.hash == hash && entry.matches(values)
+            })
+            .copied()
+    }
+
+    fn find_by_text(
+        &mut self,
+        family: u64,
+        expirations: u64,
+        hash: u64,
+        values: &[&str],
+    ) -> Option<SlotRange> {
+        let index = self.position(family, hash, values)?;
+        let entry = &self.entries[index as usize];
+        if entry.expirations != expirations {
+            return None;
+        }
         if let Some(table) = &mut self.by_address {
             table[address_slot(family, values)] = index + 1;
         }
-        Some(entries[index as usize].range)
+        Some(entry.range)
     }
 
-    fn insert(&mut self, family: u64, hash: u64, range: SlotRange, values: &[&str]) {
+    fn insert(
+        &mut self,
+        family: u64,
+        expirations: u64,
+        hash: u64,
+        range: SlotRange,
+        pin: Pin,
+        values: &[&str],
+    ) {
+        if let Some(stale) = self.position(family, hash, values) {
+            let entry = &mut self.entries[stale as usize];
+            entry.expirations = expirations;
+            entry.range = range;
+            // Dropping the old pin lets an expired series' cells be reclaimed.
+            entry._pin = pin;
+            if let Some(table) = &mut self.by_address {
+                table[address_slot(family, values)] = stale + 1;
+            }
+            return;
+        }
         if self.entries.len() >= CAPACITY {
             self.entries.clear();
             self.by_text.clear();
@@ -107,8 +172,14 @@ impl Resolved {
             }
         }
         let index = self.entries.len() as u32;
-        self.entries
-            .push(Remembered::new(family, hash, range, values));
+        self.entries.push(Remembered::new(
+            family,
+            expirations,
+            hash,
+            range,
+            pin,
+            values,
+        ));
         let entries = &self.entries;
         self.by_text
             .insert_unique(text_key(family, hash), index, |&i| {
@@ -122,7 +193,14 @@ impl Resolved {
 }
 
 impl Remembered {
-    fn new(family: u64, hash: u64, range: SlotRange, values: &[&str]) -> Self {
+    fn new(
+        family: u64,
+        expirations: u64,
+        hash: u64,
+        range: SlotRange,
+        pin: Pin,
+        values: &[&str],
+    ) -> Self {
         let mut encoded = Vec::with_capacity(values.iter().map(|v| 4 + v.len()).sum());
         for value in values {
             // The values of a series are at most `LabelValues::MAX_BYTES` (u32::MAX)
@@ -132,8 +210,10 @@ impl Remembered {
         }
         Remembered {
             family,
+            expirations,
             hash,
             range,
+            _pin: pin,
             values: encoded.into_boxed_slice(),
         }
     }

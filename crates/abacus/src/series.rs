@@ -6,6 +6,9 @@
 //! id per label value, in fixed-size chunks that never move or reallocate as a whole.
 //! Per series that is 16 bytes for three labels, against 40 or more for a heap record
 //! with its own copy of the values.
+//!
+//! Series of families whose idle series expire are removed: a removed series leaves a
+//! hole that the next new series fills, and a value nobody uses any more is forgotten.
 
 use std::hash::BuildHasher;
 
@@ -25,13 +28,23 @@ pub(crate) struct SeriesStore {
     per_chunk: usize,
     /// Every chunk but the last is full; the last grows as series are added.
     chunks: Vec<Vec<u32>>,
-    len: usize,
+    /// Records in the chunks, holes included.
+    records: usize,
+    /// Records that are holes, left by removed series, to be filled first.
+    holes: Vec<u32>,
     strings: Interner,
 }
 
-/// Every distinct label value of a family, once.
+/// The first word of a hole's record: no packed range is this large.
+const HOLE: u32 = u32::MAX;
+
+/// Every distinct label value of a family's series, once.
 struct Interner {
     strings: Vec<Box<str>>,
+    /// How many series use each string; a string no series uses is forgotten.
+    uses: Vec<u32>,
+    /// Ids of forgotten strings, to be given to new ones.
+    free: Vec<u32>,
     /// Indices into `strings`, by hash of the text.
     by_text: HashTable<u32>,
 }
@@ -43,9 +56,12 @@ impl SeriesStore {
             stride,
             per_chunk: (CHUNK_WORDS / stride).max(1),
             chunks: Vec::new(),
-            len: 0,
+            records: 0,
+            holes: Vec::new(),
             strings: Interner {
                 strings: Vec::new(),
+                uses: Vec::new(),
+                free: Vec::new(),
                 by_text: HashTable::new(),
             },
         }
@@ -53,10 +69,22 @@ impl SeriesStore {
 
     /// The number of series.
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.records - self.holes.len()
     }
 
-    /// Adds a series and returns its number. The caller checked that it is new.
+    /// The number of records, holes included: one more than the largest series number.
+    pub(crate) fn records(&self) -> usize {
+        self.records
+    }
+
+    /// The numbers of every series, in the order of their records.
+    pub(crate) fn numbers(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.records as u32).filter(|&number| self.record(number)[0] != HOLE)
+    }
+
+    /// Adds a series and returns its number: a hole's if there is one (so numbers are
+    /// not in creation order once series have been removed), else the next. The caller
+    /// checked that it is new.
     pub(crate) fn push(
         &mut self,
         range: SlotRange,
@@ -64,21 +92,34 @@ impl SeriesStore {
         hasher: &DefaultHashBuilder,
     ) -> u32 {
         debug_assert_eq!(values.len() + 1, self.stride);
-        if self.len % self.per_chunk == 0 {
+        let mut record = Vec::with_capacity(self.stride);
+        record.push(range.pack());
+        for value in values {
+            record.push(self.strings.intern(value, hasher));
+        }
+        if let Some(hole) = self.holes.pop() {
+            self.record_mut(hole).copy_from_slice(&record);
+            return hole;
+        }
+        if self.records % self.per_chunk == 0 {
             self.chunks.push(Vec::new());
         }
-        let Self {
-            chunks, strings, ..
-        } = self;
-        let chunk = chunks
+        self.chunks
             .last_mut()
-            .unwrap_or_else(|| unreachable!("pushed above"));
-        chunk.push(range.pack());
-        for value in values {
-            chunk.push(strings.intern(value, hasher));
+            .unwrap_or_else(|| unreachable!("pushed above"))
+            .extend_from_slice(&record);
+        self.records += 1;
+        (self.records - 1) as u32
+    }
+
+    /// Removes a series, leaving a hole, and forgets the values no other series uses.
+    pub(crate) fn remove(&mut self, series: u32, hasher: &DefaultHashBuilder) {
+        let ids = self.record(series)[1..].to_vec();
+        for id in ids {
+            self.strings.release(id, hasher);
         }
-        self.len += 1;
-        (self.len - 1) as u32
+        self.record_mut(series).fill(HOLE);
+        self.holes.push(series);
     }
 
     fn record(&self, series: u32) -> &[u32] {
@@ -86,6 +127,13 @@ impl SeriesStore {
         let chunk = &self.chunks[series / self.per_chunk];
         let start = series % self.per_chunk * self.stride;
         &chunk[start..start + self.stride]
+    }
+
+    fn record_mut(&mut self, series: u32) -> &mut [u32] {
+        let series = series as usize;
+        let chunk = &mut self.chunks[series / self.per_chunk];
+        let start = series % self.per_chunk * self.stride;
+        &mut chunk[start..start + self.stride]
     }
 
     /// Where the cells of `series` are.
@@ -114,7 +162,7 @@ impl SeriesStore {
 }
 
 impl Interner {
-    /// The id of `value`, added if it is new.
+    /// The id of `value`, added if it is new, counted as used once more.
     fn intern(&mut self, value: &str, hasher: &DefaultHashBuilder) -> u32 {
         let hash = hasher.hash_one(value);
         let strings = &self.strings;
@@ -122,14 +170,40 @@ impl Interner {
             .by_text
             .find(hash, |&id| &*strings[id as usize] == value)
         {
+            self.uses[id as usize] += 1;
             return id;
         }
-        let id = self.strings.len() as u32;
-        self.strings.push(value.into());
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.strings[id as usize] = value.into();
+                self.uses[id as usize] = 1;
+                id
+            }
+            None => {
+                self.strings.push(value.into());
+                self.uses.push(1);
+                (self.strings.len() - 1) as u32
+            }
+        };
         let strings = &self.strings;
         self.by_text
             .insert_unique(hash, id, |&id| hasher.hash_one(&*strings[id as usize]));
         id
+    }
+
+    /// Counts one use of `id` less, and forgets its string when none is left.
+    fn release(&mut self, id: u32, hasher: &DefaultHashBuilder) {
+        let uses = &mut self.uses[id as usize];
+        *uses -= 1;
+        if *uses > 0 {
+            return;
+        }
+        let hash = hasher.hash_one(&*self.strings[id as usize]);
+        if let Ok(entry) = self.by_text.find_entry(hash, |&other| other == id) {
+            entry.remove();
+        }
+        self.strings[id as usize] = Box::default();
+        self.free.push(id);
     }
 }
 

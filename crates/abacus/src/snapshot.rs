@@ -19,8 +19,13 @@ pub enum Kind {
 pub struct FamilyInfo<'a> {
     /// An id unique to this family in the process, stable across visits: an exporter may
     /// key per-family caches by it. Its series come in the same order on every visit,
-    /// new ones after the old.
+    /// new ones after the old, as long as [`generation`](Self::generation) stays the same.
     pub id: u64,
+    /// Changes when the order of the family's series changes otherwise than by new series
+    /// coming last: when a series expires, or a new one takes the place of an expired one
+    /// ([`Desc::idle_timeout`](crate::Desc::idle_timeout)). A cache of series by position
+    /// starts over when it changes.
+    pub generation: u64,
     /// The family name, with the registry's namespace; for counters without the `_total`
     /// suffix, which counter samples carry unless [`total_suffix`](Self::total_suffix)
     /// says otherwise.
