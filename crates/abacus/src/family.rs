@@ -90,6 +90,14 @@ pub(crate) fn next_family_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// How a family keeps its series: how many, with creation times or not, and for how long
+/// when idle.
+pub(crate) struct SeriesPolicy {
+    pub(crate) max_series: usize,
+    pub(crate) track_created: bool,
+    pub(crate) idle_timeout: Option<Duration>,
+}
+
 /// The shared part of a family, behind every [`Family`] handle.
 pub(crate) struct FamilyCore {
     /// Unique in the process, so that an exporter can cache per-family work across scrapes.
@@ -150,10 +158,13 @@ impl FamilyCore {
         label_names: Box<[Box<str>]>,
         spec: KindSpec,
         space: Arc<CellSpace>,
-        max_series: usize,
-        track_created: bool,
-        idle_timeout: Option<Duration>,
+        policy: SeriesPolicy,
     ) -> Self {
+        let SeriesPolicy {
+            max_series,
+            track_created,
+            idle_timeout,
+        } = policy;
         let label_count = label_names.len();
         FamilyCore {
             id: next_family_id(),
@@ -424,7 +435,12 @@ impl FamilyCore {
             // The value must still be the one a visit saw (and reported) before: a record
             // since then keeps the series.
             let value = self.fingerprint_of(&values);
-            if value != life.seen() || life.observe(value, now).is_none_or(|t| t < idle) {
+            let idle_for = if value == life.seen() {
+                life.observe(value, now)
+            } else {
+                None
+            };
+            if !idle_for.is_some_and(|t| t >= idle) {
                 continue;
             }
             expiring = true;

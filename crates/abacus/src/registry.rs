@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use crate::cells::{CellSpace, PAGE_SLOTS};
 use crate::cells::{SlotRange, SpaceReader};
-use crate::family::{FamilyCore, KindSpec, OVERFLOW_LABEL};
+use crate::family::{FamilyCore, KindSpec, SeriesPolicy, OVERFLOW_LABEL};
 use crate::meta::{FamilyMeta, RegistryBuilder, RegistryMeta};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
@@ -278,6 +278,8 @@ struct OwnCounter {
     name: Box<str>,
     id: u64,
     help: &'static str,
+    /// Where each family keeps its count.
+    count: fn(&FamilyCore) -> &crate::sync::AtomicU64,
 }
 
 #[derive(Default)]
@@ -338,7 +340,7 @@ impl Registry {
 
     pub(crate) fn with_meta(meta: RegistryMeta) -> Self {
         let mut families = Families::default();
-        let mut own = |base: &str, help: &'static str| {
+        let mut own = |base: &str, help: &'static str, count| {
             let name: Box<str> = meta.qualify(base).into();
             // Its samples are the registry's own: no family may expose them too.
             for suffix in KindSpec::Counter.sample_suffixes() {
@@ -350,17 +352,20 @@ impl Registry {
                 name,
                 id: crate::family::next_family_id(),
                 help,
+                count,
             }
         };
         let overflow_counter = own(
             OVERFLOW_COUNTER,
             "Resolutions of new label values that went to a family's overflow series \
              because the family held as many series as its limit allows.",
+            |family| &family.overflowed,
         );
         let expired_counter = own(
             EXPIRED_COUNTER,
             "Series removed from a family because nothing recorded into them for its idle \
              timeout and no handle of theirs was alive.",
+            |family| &family.expired_series,
         );
         Registry {
             inner: Arc::new(Inner {
@@ -594,9 +599,11 @@ impl Registry {
             label_names,
             spec,
             self.inner.space.clone(),
-            max_series,
-            self.inner.meta.track_created,
-            idle_timeout,
+            SeriesPolicy {
+                max_series,
+                track_created: self.inner.meta.track_created,
+                idle_timeout,
+            },
         ));
         // A family without labels has exactly one series; create it now so that it is
         // exposed (at zero) from the start, as users of other clients expect.
@@ -628,12 +635,8 @@ impl Registry {
         for listed in &families {
             visit_family(listed, buffers, visitor);
         }
-        let own: [(_, fn(&FamilyCore) -> &crate::sync::AtomicU64); 2] = [
-            (&self.inner.overflow_counter, |f| &f.overflowed),
-            (&self.inner.expired_counter, |f| &f.expired_series),
-        ];
-        for (counter, count) in own {
-            self.visit_own_counter(counter, count, &families, buffers, visitor);
+        for counter in [&self.inner.overflow_counter, &self.inner.expired_counter] {
+            self.visit_own_counter(counter, &families, buffers, visitor);
         }
         // After the visitor has seen everything, so that an expired series has been in a
         // snapshot with its final value, and the count of expired series of a snapshot
@@ -651,7 +654,6 @@ impl Registry {
     fn visit_own_counter(
         &self,
         counter: &OwnCounter,
-        count: fn(&FamilyCore) -> &crate::sync::AtomicU64,
         families: &[Listed],
         buffers: &mut VisitBuffers,
         visitor: &mut impl Visitor,
@@ -673,7 +675,7 @@ impl Registry {
         for run in families.chunk_by(|a, b| a.core.name == b.core.name) {
             let total = run
                 .iter()
-                .map(|listed| count(&listed.core).load(Relaxed))
+                .map(|listed| (counter.count)(&listed.core).load(Relaxed))
                 .fold(0u64, u64::saturating_add);
             if total == 0 {
                 continue;
