@@ -132,11 +132,6 @@ impl SeriesLife {
         }
         Some(now.saturating_sub(self.changed_at.load(Ordering::Relaxed)))
     }
-
-    /// The value the last visit saw.
-    pub(crate) fn seen(&self) -> Fingerprint {
-        self.seen.load(Ordering::Relaxed)
-    }
 }
 
 /// A handle's count in its series' life, if the series can expire.

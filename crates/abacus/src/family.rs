@@ -69,6 +69,15 @@ pub(crate) struct SeriesId {
     pub(crate) life: Option<Arc<SeriesLife>>,
 }
 
+/// What a visit read of a family, in the order it reported the series: the series'
+/// numbers, and their values as `registry::read_series` appends them.
+pub(crate) struct Reported<'a> {
+    pub(crate) generation: u64,
+    pub(crate) numbers: &'a [u32],
+    pub(crate) counts: &'a [u64],
+    pub(crate) floats: &'a [f64],
+}
+
 /// The label that marks a family's overflow series, which holds what was recorded for new
 /// label values once the family had reached its series limit. Families may not use it.
 pub const OVERFLOW_LABEL: &str = "abacus_overflow";
@@ -340,7 +349,11 @@ impl FamilyCore {
             Some(range) => range,
             None => {
                 index.overflow_created = now_in_seconds();
-                *index.overflow.insert(self.space.allocate(&self.slots)?)
+                let range = match index.free_ranges.pop() {
+                    Some(range) => range,
+                    None => self.space.allocate(&self.slots)?,
+                };
+                *index.overflow.insert(range)
             }
         };
         self.overflowed.fetch_add(1, Relaxed);
@@ -357,16 +370,21 @@ impl FamilyCore {
     /// creation times to `created` (the overflow series' last); returns where the overflow
     /// series' cells are, if it exists.
     ///
-    /// Also returns the family's generation ([`crate::FamilyInfo::generation`]).
+    /// Also returns the family's generation ([`crate::FamilyInfo::generation`]) and, if
+    /// its series expire, appends their numbers to `numbers`, for [`FamilyCore::sweep`].
     pub(crate) fn series_into(
         &self,
         ranges: &mut Vec<SlotRange>,
         labels: &mut Vec<u8>,
         label_ends: &mut Vec<usize>,
         created: &mut Vec<f64>,
+        numbers: &mut Vec<u32>,
     ) -> (Option<SlotRange>, u64) {
         let index = self.index.read();
         for number in index.series.numbers() {
+            if self.expiry.is_some() {
+                numbers.push(number);
+            }
             ranges.push(index.series.range(number));
             LabelValues::encode(labels, index.series.values(number));
             label_ends.push(labels.len());
@@ -382,24 +400,32 @@ impl FamilyCore {
 
     /// Expires the series that have been idle for the family's timeout and have no live
     /// handle, and reclaims the cells of expired series nothing pins any more; see
-    /// [`crate::expiry`]. Visits call this, never recording.
-    pub(crate) fn sweep(&self, now: Instant) {
+    /// [`crate::expiry`]. Visits call this with what they have just reported, never
+    /// recording.
+    ///
+    /// Idleness is judged on reported values only: a series is removed when this visit
+    /// reported the same value as the visit before it, and its cells still hold that
+    /// value. What it receives later is carried over at reclaim, measured against that
+    /// reported value, so a series' last value is always one some visit reported.
+    pub(crate) fn sweep(&self, now: Instant, reported: Reported<'_>) {
         let Some(expiry) = &self.expiry else { return };
         let now = expiry.since_epoch(now);
         let idle = expiry.idle_nanos();
         // First a look under the read lock, which recording's first resolutions share.
         let (candidates, reclaimable) = {
             let index = self.index.read();
-            let reader = self.space.reader();
             let mut candidates = Vec::new();
-            for number in index.series.numbers() {
-                let Some(Some(life)) = index.lives.get(number as usize) else {
-                    continue;
-                };
-                let value = self.fingerprint(&reader, index.series.range(number));
-                let idle_for = life.observe(value, now);
-                if idle_for.is_some_and(|t| t >= idle) && !life.has_handles() {
-                    candidates.push(number);
+            // Another visit's removals may have moved the series since they were read.
+            if index.generation == reported.generation {
+                for (position, &number) in reported.numbers.iter().enumerate() {
+                    let Some(Some(life)) = index.lives.get(number as usize) else {
+                        continue;
+                    };
+                    let idle_for =
+                        life.observe(self.reported_fingerprint(&reported, position), now);
+                    if idle_for.is_some_and(|t| t >= idle) && !life.has_handles() {
+                        candidates.push(position);
+                    }
                 }
             }
             let reclaimable = index.expired.iter().any(|e| !e.life.is_pinned());
@@ -411,36 +437,21 @@ impl FamilyCore {
         let mut index = self.index.write();
         let index = &mut *index;
         let mut expiring = false;
-        for number in candidates {
+        // Another visit's removals since the look above would have moved the series; this
+        // visit's own do not move the ones it has yet to check.
+        let unmoved = index.generation == reported.generation;
+        for position in candidates.into_iter().filter(|_| unmoved) {
             // Checked again under the write lock, which keeps new handles out: the series
-            // may have gained a handle, been recorded, or even expired and been replaced
-            // by another one since the look above.
+            // may have gained a handle or been recorded since.
+            let number = reported.numbers[position];
             let Some(Some(life)) = index.lives.get(number as usize) else {
                 continue;
             };
             let life = life.clone();
-            if life.has_handles() {
-                continue;
-            }
+            let reported_value = self.reported_fingerprint(&reported, position);
             let range = index.series.range(number);
-            // One read of every slot: the value checked is the value removed.
-            let values: Box<[u64]> = {
-                let reader = self.space.reader();
-                self.slots
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &kind)| reader.slot(range, i, kind))
-                    .collect()
-            };
-            // The value must still be the one a visit saw (and reported) before: a record
-            // since then keeps the series.
-            let value = self.fingerprint_of(&values);
-            let idle_for = if value == life.seen() {
-                life.observe(value, now)
-            } else {
-                None
-            };
-            if !idle_for.is_some_and(|t| t >= idle) {
+            let current = self.fingerprint(&self.space.reader(), range);
+            if life.has_handles() || current != reported_value {
                 continue;
             }
             expiring = true;
@@ -456,7 +467,7 @@ impl FamilyCore {
             index.expired.push(Expired {
                 range,
                 life,
-                values,
+                values: self.reported_slots(&reported, position),
                 labels,
             });
         }
@@ -465,6 +476,39 @@ impl FamilyCore {
             self.expirations.fetch_add(1, Relaxed);
         }
         self.reclaim(index);
+    }
+
+    /// The fingerprint of the series a visit reported at `position`.
+    fn reported_fingerprint(&self, reported: &Reported<'_>, position: usize) -> Fingerprint {
+        match &self.spec {
+            // The `+Inf` bucket, cumulative: the count.
+            KindSpec::Histogram { bounds } => {
+                reported.counts[(position + 1) * (bounds.len() + 1) - 1]
+            }
+            _ => reported.counts[position],
+        }
+    }
+
+    /// The slots' values of the series a visit reported at `position`, one word each as
+    /// the cells hold them (buckets not cumulative, the sum as bits).
+    fn reported_slots(&self, reported: &Reported<'_>, position: usize) -> Box<[u64]> {
+        match &self.spec {
+            KindSpec::Histogram { bounds } => {
+                let per_series = bounds.len() + 1;
+                let cumulative = &reported.counts[position * per_series..][..per_series];
+                let mut slots: Vec<u64> = cumulative
+                    .iter()
+                    .scan(0, |below, &up_to| {
+                        let bucket = up_to - *below;
+                        *below = up_to;
+                        Some(bucket)
+                    })
+                    .collect();
+                slots.push(reported.floats[position].to_bits());
+                slots.into()
+            }
+            _ => Box::new([reported.counts[position]]),
+        }
     }
 
     /// Carries over what expired series received after their removal and frees their
@@ -500,26 +544,25 @@ impl FamilyCore {
                 reader.zero(expired.range, self.slots.len());
                 late
             };
-            if !late.is_empty() {
+            // Free first, so that a successor created here takes these cells and cannot
+            // find the registry full.
+            index.free_ranges.push(expired.range);
+            // A late float alone is no record: folding an exiting thread's cells may
+            // nudge a sum by an ulp (see `cells::fold_float`).
+            let recorded_late = late
+                .iter()
+                .any(|&(_, kind, raw)| kind == SlotKind::Count && raw > 0);
+            if recorded_late {
                 let values: Vec<&str> = expired.labels.iter().map(|v| &**v).collect();
                 let hash = self.hash(&values);
+                // The values were a series' before, so they are valid, and there are
+                // free cells: this finds or creates a series, if only the overflow one.
                 if let Ok(successor) = self.insert_locked(index, hash, &values, Hold::Nothing) {
                     for (i, kind, raw) in late {
                         self.space.carry_over(successor.range, i, kind, raw);
                     }
                 }
             }
-            index.free_ranges.push(expired.range);
-        }
-    }
-
-    /// [`fingerprint`](Self::fingerprint) from the values of a series' slots.
-    fn fingerprint_of(&self, values: &[u64]) -> Fingerprint {
-        match &self.spec {
-            KindSpec::Histogram { bounds } => values[..=bounds.len()]
-                .iter()
-                .fold(0, |sum, count| sum.wrapping_add(*count)),
-            _ => values[0],
         }
     }
 
@@ -529,7 +572,7 @@ impl FamilyCore {
             // Every observation counts in one bucket: the sum of the buckets is the count.
             KindSpec::Histogram { bounds } => (0..=bounds.len())
                 .map(|bucket| reader.count(range, bucket))
-                .fold(0, u64::wrapping_add),
+                .fold(0, u64::saturating_add),
             KindSpec::Counter | KindSpec::Fixed { .. } => reader.count(range, 0),
             KindSpec::Gauge | KindSpec::FloatGauge => reader.shared(range, 0),
         }

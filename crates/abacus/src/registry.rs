@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use crate::cells::{CellSpace, PAGE_SLOTS};
 use crate::cells::{SlotRange, SpaceReader};
-use crate::family::{FamilyCore, KindSpec, SeriesPolicy, OVERFLOW_LABEL};
+use crate::family::{FamilyCore, KindSpec, Reported, SeriesPolicy, OVERFLOW_LABEL};
 use crate::meta::{FamilyMeta, RegistryBuilder, RegistryMeta};
 use crate::metrics::MakeHandle;
 use crate::name::{check_label_name, check_metric_name};
@@ -632,18 +632,12 @@ impl Registry {
             .families
             .extend(self.inner.families.read().list.iter().cloned());
         let families = std::mem::take(&mut buffers.families);
+        let now = Instant::now();
         for listed in &families {
-            visit_family(listed, buffers, visitor);
+            visit_family(listed, now, buffers, visitor);
         }
         for counter in [&self.inner.overflow_counter, &self.inner.expired_counter] {
             self.visit_own_counter(counter, &families, buffers, visitor);
-        }
-        // After the visitor has seen everything, so that an expired series has been in a
-        // snapshot with its final value, and the count of expired series of a snapshot
-        // counts those gone from it.
-        let now = Instant::now();
-        for listed in &families {
-            listed.core.sweep(now);
         }
         buffers.families = families;
         buffers.families.clear();
@@ -658,6 +652,22 @@ impl Registry {
         buffers: &mut VisitBuffers,
         visitor: &mut impl Visitor,
     ) {
+        // Families that share a name are adjacent, and count as one. Every total is read
+        // once, so the generation and the series agree.
+        let totals = &mut buffers.counts;
+        totals.clear();
+        totals.extend(
+            families
+                .chunk_by(|a, b| a.core.name == b.core.name)
+                .map(|run| {
+                    run.iter()
+                        .map(|listed| (counter.count)(&listed.core).load(Relaxed))
+                        .fold(0u64, u64::saturating_add)
+                }),
+        );
+        // Counts only go up, so the set of family names with a series only grows, and its
+        // size tells an exporter's cache when positions have moved.
+        let present = totals.iter().filter(|&&total| total != 0).count();
         let mut header = Some(FamilyInfo {
             id: counter.id,
             name: &counter.name,
@@ -669,14 +679,10 @@ impl Registry {
             const_labels: &self.inner.meta.const_labels,
             continues: false,
             total_suffix: true,
-            generation: 0,
+            generation: present as u64,
         });
-        // Families that share a name are adjacent, and count as one.
-        for run in families.chunk_by(|a, b| a.core.name == b.core.name) {
-            let total = run
-                .iter()
-                .map(|listed| (counter.count)(&listed.core).load(Relaxed))
-                .fold(0u64, u64::saturating_add);
+        let runs = families.chunk_by(|a, b| a.core.name == b.core.name);
+        for (run, &total) in runs.zip(totals.iter()) {
             if total == 0 {
                 continue;
             }
@@ -716,6 +722,8 @@ pub struct VisitBuffers {
     current: LabelValues,
     /// The creation times of a family's series, when the registry keeps them.
     created: Vec<f64>,
+    /// The numbers of a family's series, when they expire.
+    numbers: Vec<u32>,
     counts: Vec<u64>,
     floats: Vec<f64>,
 }
@@ -737,7 +745,15 @@ fn meta_conflict(existing: &FamilyMeta, new: &FamilyMeta) -> Option<ConflictReas
     }
 }
 
-fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl Visitor) {
+/// Visits one family, then lets its idle series expire: after the visitor has seen it, so
+/// that an expired series was in this snapshot with its final value and is gone from the
+/// next one.
+fn visit_family(
+    listed: &Listed,
+    now: Instant,
+    buffers: &mut VisitBuffers,
+    visitor: &mut impl Visitor,
+) {
     let family = &*listed.core;
     let VisitBuffers {
         ranges,
@@ -745,6 +761,7 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         label_ends,
         current,
         created,
+        numbers,
         counts,
         floats,
         ..
@@ -753,9 +770,10 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
     labels.clear();
     label_ends.clear();
     created.clear();
+    numbers.clear();
     counts.clear();
     floats.clear();
-    let (overflow, generation) = family.series_into(ranges, labels, label_ends, created);
+    let (overflow, generation) = family.series_into(ranges, labels, label_ends, created, numbers);
     let bounds: &[f64] = match &family.spec {
         KindSpec::Histogram { bounds } => bounds,
         _ => &[],
@@ -803,6 +821,15 @@ fn visit_family(listed: &Listed, buffers: &mut VisitBuffers, visitor: &mut impl 
         let value = series_value(&family.spec, i, counts, floats);
         visitor.series_created(current, value, created.get(i).copied());
     }
+    family.sweep(
+        now,
+        Reported {
+            generation,
+            numbers,
+            counts,
+            floats,
+        },
+    );
 }
 
 /// The registry's own counters, before any namespace.

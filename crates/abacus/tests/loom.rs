@@ -148,3 +148,95 @@ fn racing_per_call_records_of_new_values_create_one_series() {
         assert_eq!(counter_value(&registry, "r", &["t"]), 3);
     });
 }
+
+/// What a visit of an expiring family reports: the value of the series `x`, if present,
+/// and how many series have expired, this visit's removal included.
+fn expiring_visit(registry: &Registry) -> (Option<u64>, u64) {
+    let snapshot = registry.snapshot();
+    let value = snapshot
+        .family("c")
+        .and_then(|f| f.series(&["x"]))
+        .map(|v| match v {
+            OwnedValue::Counter(n) => *n,
+            other => panic!("{other:?}"),
+        });
+    let expired = snapshot
+        .family("abacus_series_expired")
+        .and_then(|f| f.series(&["c"]))
+        .map_or(0, |v| match v {
+            OwnedValue::Counter(n) => *n,
+            other => panic!("{other:?}"),
+        });
+    (value, expired)
+}
+
+fn expiring_family(registry: &Registry) -> abacus::Family<abacus::Counter> {
+    registry
+        .counter(
+            Desc::new("c", "C.")
+                .labels(["l"])
+                .idle_timeout(std::time::Duration::ZERO),
+        )
+        .unwrap()
+}
+
+/// A thread resolves a handle to an idle series while a visit may expire it: the handle
+/// always ends up in a series that the next snapshot shows, holding exactly what the
+/// handle recorded plus, if the series was not expired meanwhile, what it held before.
+#[test]
+fn a_handle_resolved_while_a_visit_expires_its_series_keeps_a_live_series() {
+    loom::model(|| {
+        let registry = Registry::new();
+        let family = expiring_family(&registry);
+        family.with_labels(&["x"]).unwrap().inc();
+        // The first visit sees the value 1 as a change; the next may expire it.
+        registry.snapshot();
+        let other = family.clone();
+        let resolver = thread::spawn(move || {
+            let handle = other.with_labels(&["x"]).unwrap();
+            handle.inc();
+            handle
+        });
+        let (during, expired) = expiring_visit(&registry);
+        assert_eq!(during.map(|v| v >= 1), Some(true));
+        let handle = resolver.join().unwrap();
+        let (after, _) = expiring_visit(&registry);
+        // Removed before the handle resolved: a new series with the handle's one record.
+        let expected = if expired == 1 { 1 } else { 2 };
+        assert_eq!(after, Some(expected), "expired {expired}");
+        assert_eq!(handle.value(), expected);
+    });
+}
+
+/// Two threads record by label values while a visit may expire the series: whatever the
+/// interleaving, the values the removed series had when visits last reported them plus
+/// the final value add up to every record, so a record racing the removal was carried
+/// over and none was lost or counted twice.
+#[test]
+fn per_call_records_racing_expiry_are_carried_over_exactly() {
+    loom::model(|| {
+        let registry = Registry::new();
+        let family = expiring_family(&registry);
+        family.inc(&["x"]).unwrap();
+        registry.snapshot();
+        let other = family.clone();
+        let recorder = thread::spawn(move || other.inc(&["x"]).unwrap());
+        let mut last = expiring_visit(&registry);
+        let mut dropped = 0;
+        recorder.join().unwrap();
+        // This thread's memory of "x" may be stale now; recording again lets go of it.
+        family.inc(&["x"]).unwrap();
+        if last.1 == 1 {
+            dropped += last.0.unwrap_or(0);
+        }
+        for _ in 0..3 {
+            let visit = expiring_visit(&registry);
+            assert!(visit.1 <= last.1 + 1, "{visit:?} after {last:?}");
+            if visit.1 == last.1 + 1 {
+                dropped += visit.0.unwrap_or(0);
+            }
+            last = visit;
+        }
+        assert_eq!(dropped + last.0.unwrap_or(0), 3, "{last:?}");
+    });
+}
