@@ -3,30 +3,33 @@
 //!
 //! A series expires when a visit finds it idle for the family's timeout and no handle of
 //! it is alive. *Idle* is judged by value, not by a mark on every record (which would put
-//! a shared store on the recording path): each visit compares the series' value with the
-//! one the visit before saw, and notes the time when it differs. A counter or histogram
-//! that was recorded has a different value; a gauge set to the value it already had, or a
-//! counter given 0, counts as idle.
+//! a shared store on the recording path): each visit compares the value it reported with
+//! the one a visit reported before, and notes the time when they differ. A counter or
+//! histogram that was recorded has a different value; a gauge set to the value it already
+//! had, or a counter given 0, counts as idle. Visits judge by what they *reported*, never
+//! by a read of their own, so that a series only ever leaves with a value some visit
+//! showed.
 //!
 //! Expiry has three steps, all under the family's index write lock:
 //!
-//! 1. *Removal.* The series leaves the family's index and the next snapshot. It needs no
-//!    live handle (handles are counted under the index lock, so none can appear while the
-//!    lock is held) and the same value as the visit before. The values of its cells are
-//!    kept.
+//! 1. *Removal*, right after a visit reported the family. The series leaves the index
+//!    and the next snapshot. It needs no live handle (handles are counted under the index
+//!    lock, so none can appear while the lock is held), the same reported value as the
+//!    visit before, and cells that still hold that value. The values the visit reported
+//!    are kept.
 //! 2. *Quiescence.* Per-call recording (`Family::inc(&values)`) writes through each
 //!    thread's memory of its resolutions, which the sweeping thread cannot reach. Every
 //!    memory of an expiring series *pins* it. A pinned memory is found stale by its thread
 //!    (the family's expiry count moved) and let go on its next use, or when the thread's
 //!    memory starts over or the thread exits. Until no memory pins the series, a record
 //!    may still land in its cells.
-//! 3. *Reclaim.* Once nothing pins it, no write can reach the cells any more. What was
-//!    recorded after the removal (a record that raced it) is carried over to the series
-//!    that now has the same label values, the cells are zeroed, and the family gives them
-//!    to its next new series.
+//! 3. *Reclaim.* Once nothing pins it, no write can reach the cells any more. Whatever
+//!    they hold beyond the reported values (records that raced the removal) is carried
+//!    over to the series that now has the same label values, the cells are zeroed, and
+//!    the family gives them to its next new series.
 //!
-//! So nothing recorded is lost: a value is either in a series some visit reported before
-//! the removal (the removal needs the same value at two visits), or carried over.
+//! So nothing recorded is lost: a value is either in the series a visit reported just
+//! before removing it, or carried over.
 
 use std::time::{Duration, Instant};
 

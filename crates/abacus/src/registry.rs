@@ -246,6 +246,42 @@ impl Buckets {
 /// working. The counter `abacus_series_overflow_total{family="..."}` (with the registry's
 /// namespace) counts, per family, the resolutions that went to the overflow series.
 ///
+/// # Idle expiry
+///
+/// With an idle timeout ([`RegistryBuilder::idle_timeout`], [`Desc::idle_timeout`]; off by
+/// default), a series that nobody records into and of which no handle is alive goes away:
+/// a visit ([`Registry::visit`], so every scrape) that reports it with the value the visit
+/// before reported, at least the timeout after that value first appeared, removes it, so
+/// the next snapshot no longer has it, and a later resolution of its label values starts
+/// a new series from zero. Its memory is reused by the family's next new series, which
+/// makes room under the series limit. A live handle (including a
+/// [`LocalCounter`](crate::LocalCounter)) keeps its series, however idle. Per-call
+/// recording (`Family::inc(&values)`) keeps nothing alive: its next record after the
+/// removal goes to a new series, and a record that raced the removal is carried over to
+/// that series rather than lost. Idleness is judged on values, so recording pays nothing
+/// for it: a gauge set to the value it had, or a counter given 0, looks idle. It is also
+/// judged at visits, so a series lives at least its timeout and at most the timeout plus
+/// two scrape intervals after its last change. Families without labels never expire.
+/// `abacus_series_expired_total{family="..."}` counts removals, including those of the
+/// visit that reports it.
+///
+/// ```
+/// use std::time::Duration;
+/// use abacus::{Desc, Registry};
+///
+/// let registry = Registry::builder().idle_timeout(Duration::ZERO).build()?;
+/// let requests = registry.counter(Desc::new("requests", "Requests.").labels(["tenant"]))?;
+/// requests.inc(&["churned"])?;
+/// let kept = requests.with_labels(&["kept"])?;
+/// registry.snapshot(); // reports "churned" at 1, a change
+/// registry.snapshot(); // reports it at 1 again, then removes it
+/// let tenants: Vec<_> = registry.snapshot().family("requests").unwrap().series.iter()
+///     .map(|s| s.labels[0].clone()).collect();
+/// assert_eq!(tenants, ["kept"]);
+/// # drop(kept);
+/// # Ok::<(), abacus::Error>(())
+/// ```
+///
 /// ```
 /// use abacus::{Desc, Registry};
 ///

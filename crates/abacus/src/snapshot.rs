@@ -149,7 +149,8 @@ pub struct FamilySnapshot {
     pub label_names: Vec<String>,
     /// Histogram bounds without `+Inf`.
     pub bounds: Vec<f64>,
-    /// Series in creation order.
+    /// Series in creation order, until series expire: a new series may then take an
+    /// expired one's place.
     pub series: Vec<SeriesSnapshot>,
 }
 
