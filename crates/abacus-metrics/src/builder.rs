@@ -84,10 +84,23 @@ pub(crate) struct Config {
     bucket_overrides: Vec<(Matcher, Buckets)>,
     pub(crate) recommended_naming: bool,
     unit_suffix: bool,
-    // TODO: series never expire: the core cannot remove a series yet. The setting is kept
-    // so that a later version can apply it without a change to callers.
-    #[allow(dead_code)]
     idle_timeout: Option<(MetricKindMask, Duration)>,
+}
+
+impl Config {
+    /// The idle timeout of the series of `kind`, if they expire.
+    pub(crate) fn idle_timeout_of(&self, kind: MetricKind) -> Option<Duration> {
+        let (mask, timeout) = self.idle_timeout?;
+        mask.matches(kind).then_some(timeout)
+    }
+
+    /// How often the recorder lets go of the handles nobody else holds, so that their
+    /// series can expire: twice per shortest timeout, within bounds that keep the
+    /// upkeep thread neither busy nor slow to notice its recorder is gone.
+    pub(crate) fn upkeep_interval(&self) -> Option<Duration> {
+        let (_, timeout) = self.idle_timeout?;
+        Some((timeout / 2).clamp(Duration::from_millis(50), Duration::from_secs(5)))
+    }
 }
 
 impl Default for PrometheusBuilder {
@@ -193,8 +206,11 @@ impl PrometheusBuilder {
         self
     }
 
-    /// Accepted for compatibility, but not applied yet: series are never removed, however
-    /// long they stay idle. See the crate documentation.
+    /// Lets the series of the kinds in `mask` expire once nothing has recorded into them
+    /// for `timeout` (`None`: never, the default). A series disappears from the
+    /// exposition after its timeout and at most two scrape intervals more; a
+    /// `metrics::Counter` (or gauge, or histogram) handle that the program keeps keeps its
+    /// series, as an abacus handle does. See the crate documentation.
     pub fn idle_timeout(mut self, mask: MetricKindMask, timeout: Option<Duration>) -> Self {
         self.config.idle_timeout = timeout.map(|timeout| (mask, timeout));
         self

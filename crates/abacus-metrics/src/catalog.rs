@@ -152,6 +152,9 @@ impl<K: Kind> Catalog<K> {
         if let Some(unit) = exposed_unit(&entry.exposed, entry.description.unit) {
             desc = desc.unit(unit);
         }
+        if let Some(timeout) = context.config.idle_timeout_of(K::KIND) {
+            desc = desc.idle_timeout(timeout);
+        }
         let family = K::register(context.registry, desc, context.config, name)?;
         entry.families.insert(label_names, family.clone());
         Ok(family)

@@ -121,10 +121,6 @@
 //!
 //! # Not yet
 //!
-//! - Idle expiry: [`PrometheusBuilder::idle_timeout`] is accepted but **not applied**.
-//!   Series are never removed, however long they stay idle, because the abacus core
-//!   cannot remove a series yet; a program with unbounded label values grows without
-//!   bound, as it would without the timeout.
 //! - A description given after a name's first use is kept but not rendered: the core
 //!   fixes a family's help text when it registers it. Describe names before recording
 //!   into them, as is usual.
@@ -141,7 +137,7 @@
 //! | histograms without configured buckets | different: [`Buckets::default_seconds`](abacus::Buckets::default_seconds) (the Prometheus clients' default); the incumbent renders them as summaries |
 //! | `set_quantiles`, `set_bucket_duration`, `set_bucket_count` | missing: no summaries |
 //! | `set_native_histogram_for_metric` | missing: no native histograms |
-//! | `idle_timeout(MetricKindMask, Option<Duration>)` | accepted, **not applied yet**: series are never removed, however long they stay idle, because the abacus core cannot remove a series yet |
+//! | `idle_timeout(MetricKindMask, Option<Duration>)` | same: idle series of the masked kinds disappear, judged by their values (see [`abacus::Registry`]'s "Idle expiry"), after their timeout and at most two scrape intervals more. Different: a handle the program keeps keeps its series (the incumbent drops it, and later updates through it are lost); unheld handles are let go of at every render, `run_upkeep`, and every half timeout (50 ms to 5 s) when the recorder has a listener |
 //! | `upkeep_timeout(Duration)` | accepted, not needed: there is nothing to drain |
 //! | `with_recommended_naming(bool)` | same. Different: `_total` is added to a counter whose name does not end in `_total` (the incumbent checks for `total`) |
 //! | `set_enable_unit_suffix(bool)` | same (deprecated there in favour of recommended naming) |
@@ -151,7 +147,7 @@
 //! | `build_recorder()` | same |
 //! | `with_push_gateway`, `with_http_uds_listener`, `add_allowed_address` | missing |
 //! | `PrometheusHandle::render`, `render_to_write` | same format (text 0.0.4). Different: families in registration order rather than hash order, labels sorted by name, no blank line between families, numbers spelled as the Go client spells them (`1.0` in `le`) |
-//! | `PrometheusHandle::run_upkeep` | does nothing: there is nothing to drain |
+//! | `PrometheusHandle::run_upkeep` | different: lets go of the handles only the recorder holds, so that idle series can expire; there is nothing to drain |
 //! | `render_protobuf`, `render_protobuf_to_write` | missing |
 //! | a description given after the name's first use | different: kept but not rendered, since the core fixes a family's help text when it is registered; describe before recording, as is usual |
 //! | extra here | [`PrometheusHandle::registry`], [`PrometheusHandle::listen_addr`], [`PrometheusHandle::refusals`], [`PrometheusRecorder::install`] |

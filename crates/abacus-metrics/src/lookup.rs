@@ -55,6 +55,18 @@ impl<H> Lookup<H> {
             .map(|(_, handle)| handle.clone())
     }
 
+    /// Forgets the handles that only this table holds, so that their series can expire;
+    /// a key used again is registered again, and finds its series if it is still there.
+    /// Refused keys are kept: they have no series.
+    pub(crate) fn forget_unheld(&self) {
+        for shard in self.shards.iter() {
+            shard.0.write().retain(|(_, handle)| match handle {
+                Some(handle) => Arc::strong_count(handle) > 1,
+                None => true,
+            });
+        }
+    }
+
     /// The handle for `key`, made by `make` unless another thread registered it first.
     /// `make` runs outside this table's lock, so it may be slow.
     pub(crate) fn get_or_insert(

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use abacus::Registry;
 use abacus_prometheus::{Exporter, ExporterHandle, TextEncoder};
@@ -81,6 +82,15 @@ impl PrometheusRecorder {
             .start(&self.inner.registry)
             .map_err(|source| BuildError::Listen { addr, source })?;
         self.listener = Some(listener);
+        // Scrapes of the listener do not pass through the recorder, so with expiry a
+        // thread lets go of unheld handles for them.
+        if let Some(interval) = self.inner.config.upkeep_interval() {
+            let inner = Arc::downgrade(&self.inner);
+            std::thread::Builder::new()
+                .name("abacus-metrics-upkeep".into())
+                .spawn(move || upkeep(&inner, interval))
+                .map_err(|source| BuildError::Listen { addr, source })?;
+        }
         Ok(self)
     }
 
@@ -115,7 +125,28 @@ impl fmt::Debug for PrometheusRecorder {
     }
 }
 
+/// Lets go of unheld handles every `interval`, until the recorder is gone.
+fn upkeep(inner: &Weak<Inner>, interval: Duration) {
+    loop {
+        std::thread::sleep(interval);
+        match inner.upgrade() {
+            Some(inner) => inner.forget_unheld(),
+            None => return,
+        }
+    }
+}
+
 impl Inner {
+    /// Lets go of the handles that only the recorder holds, so that the series behind
+    /// them can expire, when series expire at all.
+    fn forget_unheld(&self) {
+        if self.config.upkeep_interval().is_some() {
+            self.counters.handles.forget_unheld();
+            self.gauges.handles.forget_unheld();
+            self.histograms.handles.forget_unheld();
+        }
+    }
+
     #[inline]
     fn register<K: Kind>(&self, per_kind: &PerKind<K>, key: &Key) -> K::Facade {
         let handle = match per_kind.handles.get(key) {
@@ -188,6 +219,7 @@ pub struct PrometheusHandle {
 impl PrometheusHandle {
     /// The exposition in the Prometheus text format 0.0.4, as the listener serves it.
     pub fn render(&self) -> String {
+        self.inner.forget_unheld();
         let mut encoder = self.inner.encoder.lock();
         let (encoder, out) = &mut *encoder;
         encoder.encode(&self.inner.registry, out);
@@ -201,16 +233,20 @@ impl PrometheusHandle {
     ///
     /// Whatever writing to `output` returns.
     pub fn render_to_write(&self, output: &mut impl io::Write) -> io::Result<()> {
+        self.inner.forget_unheld();
         let mut encoder = self.inner.encoder.lock();
         let (encoder, out) = &mut *encoder;
         encoder.encode(&self.inner.registry, out);
         output.write_all(out)
     }
 
-    /// Does nothing, and is there so that code written for `metrics-exporter-prometheus`
-    /// compiles: histograms record into their buckets at once, so there is nothing to
-    /// drain.
-    pub fn run_upkeep(&self) {}
+    /// Lets go of the handles only the recorder holds, so that idle series can expire (see
+    /// [`PrometheusBuilder::idle_timeout`](crate::PrometheusBuilder::idle_timeout));
+    /// rendering does the same, and so does a thread when the recorder has a listener.
+    /// Histograms need no upkeep: they record into their buckets at once.
+    pub fn run_upkeep(&self) {
+        self.inner.forget_unheld();
+    }
 
     /// The abacus registry the recorder records into. Families registered on it directly
     /// are rendered and served beside the recorder's.

@@ -415,3 +415,56 @@ fn units_reach_openmetrics_when_the_name_ends_with_them() {
     assert!(!unnamed.contains("# UNIT"), "{unnamed}");
     assert!(unnamed.contains("# HELP heap Heap in use.\n"), "{unnamed}");
 }
+
+/// With an idle timeout for counters, a key the macros used once and nobody holds a
+/// handle of disappears after renders that see it unchanged; a kept handle keeps its
+/// series, and gauges, outside the mask, stay.
+#[test]
+fn idle_counters_expire_unless_a_handle_is_kept_and_other_kinds_stay() {
+    let recorder = PrometheusBuilder::new()
+        .idle_timeout(
+            metrics_util::MetricKindMask::COUNTER,
+            Some(std::time::Duration::ZERO),
+        )
+        .build_recorder();
+    let handle = recorder.handle();
+    let kept = metrics::with_local_recorder(&recorder, || {
+        counter!("jobs", "queue" => "idle").increment(2);
+        gauge!("depth", "queue" => "idle").set(5.0);
+        let kept = counter!("jobs", "queue" => "kept");
+        kept.increment(1);
+        kept
+    });
+    // The recorded series, without the registry's own counter of expired series.
+    let recorded = |text: &str| {
+        series(text)
+            .into_iter()
+            .filter(|((name, _), _)| !name.starts_with("abacus_"))
+            .collect::<Vec<_>>()
+    };
+    let depth = (key("depth", &[("queue", "idle")]), 5.0);
+    let idle_jobs = |n| (key("jobs", &[("queue", "idle")]), n);
+    let kept_jobs = |n| (key("jobs", &[("queue", "kept")]), n);
+    // The first render sees the values appear; the second reports them unchanged and
+    // then removes the unheld counter; the third no longer has it.
+    for text in [handle.render(), handle.render()] {
+        assert_eq!(
+            recorded(&text),
+            [depth.clone(), idle_jobs(2.0), kept_jobs(1.0)],
+            "{text}"
+        );
+    }
+    let third = handle.render();
+    assert_eq!(recorded(&third), [depth.clone(), kept_jobs(1.0)], "{third}");
+    // The macro starts the removed series again from zero.
+    metrics::with_local_recorder(&recorder, || {
+        counter!("jobs", "queue" => "idle").increment(3);
+        kept.increment(1);
+    });
+    let fourth = handle.render();
+    assert_eq!(
+        recorded(&fourth),
+        [depth, idle_jobs(3.0), kept_jobs(2.0)],
+        "{fourth}"
+    );
+}
