@@ -30,11 +30,80 @@ macro_rules! thread_locals {
             #[cfg(not(loom))]
             std::thread_local! { $(#[$attr])* static $name: $t = const { $init }; }
             #[cfg(loom)]
-            loom::thread_local! { $(#[$attr])* static $name: $t = $init; }
+            $(#[$attr])*
+            static $name: $crate::sync::LoomLocal<$t> = $crate::sync::LoomLocal::new(|| $init);
         )*
     };
 }
 pub(crate) use thread_locals;
+
+/// A thread-local under loom, kept with all the others in one loom thread-local.
+///
+/// loom 0.7 drops a thread's thread-locals in the iteration order of a `std` `HashMap`,
+/// whose random seed changes with every execution. Two of ours do loom operations when
+/// dropped (a shard's `release_writer`, a per-call memory's `Pin`s), so in separate
+/// loom thread-locals their order would differ between executions of one model: loom
+/// requires each execution to replay the same operations, and its scheduler then spins
+/// forever. Here they are dropped in one fixed order, that of their first use.
+#[cfg(loom)]
+pub(crate) struct LoomLocal<T> {
+    slot: std::sync::OnceLock<usize>,
+    init: fn() -> T,
+}
+
+#[cfg(loom)]
+const LOOM_LOCALS: usize = 8;
+
+#[cfg(loom)]
+struct LoomLocals([std::cell::OnceCell<Box<dyn std::any::Any>>; LOOM_LOCALS]);
+
+#[cfg(loom)]
+impl Drop for LoomLocals {
+    fn drop(&mut self) {
+        // Meanwhile every `LoomLocal` of this thread reports `AccessError`, as loom's own do
+        // once dropped.
+        for slot in &mut self.0 {
+            drop(slot.take());
+        }
+    }
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static LOOM_LOCALS_OF_THREAD: LoomLocals = LoomLocals(Default::default());
+}
+
+#[cfg(loom)]
+impl<T: 'static> LoomLocal<T> {
+    pub(crate) const fn new(init: fn() -> T) -> Self {
+        LoomLocal {
+            slot: std::sync::OnceLock::new(),
+            init,
+        }
+    }
+
+    pub(crate) fn try_with<R>(
+        &'static self,
+        f: impl FnOnce(&T) -> R,
+    ) -> Result<R, loom::thread::AccessError> {
+        // Outside any model: slots are numbered once per process, in order of first use.
+        static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let slot = *self
+            .slot
+            .get_or_init(|| NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        LOOM_LOCALS_OF_THREAD.try_with(|locals| {
+            let cell = &locals.0[slot];
+            let value = match cell.get() {
+                Some(value) => value,
+                None => {
+                    let value: Box<dyn std::any::Any> = Box::new((self.init)());
+                    cell.get_or_init(|| value)
+                }
+            };
+            f(value.downcast_ref::<T>().expect("one type per slot"))
+        })
+    }
+}
 
 #[cfg(not(any(miri, loom)))]
 pub(crate) use parking_lot::{Mutex, RwLock, RwLockReadGuard};
