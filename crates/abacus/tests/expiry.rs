@@ -349,10 +349,12 @@ fn records_racing_expiry_are_neither_lost_nor_counted_twice() -> Result<(), Erro
             // series includes that removal: one more means the series was removed with
             // the value this visit reported.
             assert!(expired <= last.1 + 1, "{expired} after {}", last.1);
-            if expired == last.1 + 1 {
+            let removed = expired == last.1 + 1;
+            if removed {
                 dropped += current;
             }
-            last = (current, expired);
+            // What is left live: nothing, if this visit removed it.
+            last = (if removed { 0 } else { current }, expired);
         };
         while !done.load(Ordering::Acquire) {
             visit();

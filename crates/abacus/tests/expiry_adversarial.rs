@@ -145,11 +145,13 @@ impl Accounting {
             "{expired} after {}",
             self.expired
         );
-        if expired == self.expired + 1 {
+        let removed = expired == self.expired + 1;
+        if removed {
             self.dropped.0 += current.0;
             self.dropped.1 += current.1;
         }
-        self.last = current;
+        // What is left live: nothing, if this visit removed it.
+        self.last = if removed { (0, 0.0) } else { current };
         self.expired = expired;
     }
 
