@@ -245,4 +245,38 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn removed_series_leave_holes_that_new_ones_fill_and_unused_strings_are_forgotten() {
+        let hasher = DefaultHashBuilder::default();
+        let mut store = SeriesStore::new(2);
+        let range = |i: u16| SlotRange { page: 0, offset: i };
+        assert_eq!(store.push(range(0), &["a", "shared"], &hasher), 0);
+        assert_eq!(store.push(range(1), &["b", "shared"], &hasher), 1);
+        assert_eq!(store.push(range(2), &["c", "shared"], &hasher), 2);
+        store.remove(1, &hasher);
+        assert_eq!(store.len(), 2);
+        assert_eq!(store.numbers().collect::<Vec<_>>(), [0, 2]);
+        // "b" is used by no series now; "shared" still is.
+        assert_eq!(store.strings.free.len(), 1);
+        assert!(store.strings.by_text.len() == 3);
+        // The next series takes the hole, and the forgotten string's id.
+        assert_eq!(store.push(range(7), &["d", "shared"], &hasher), 1);
+        assert_eq!(store.numbers().collect::<Vec<_>>(), [0, 1, 2]);
+        assert_eq!(store.values(1).collect::<Vec<_>>(), ["d", "shared"]);
+        assert_eq!(store.range(1), range(7));
+        assert!(store.strings.free.is_empty());
+        assert_eq!(store.strings.strings.len(), 4);
+        for (number, first) in [(0, "a"), (2, "c")] {
+            assert_eq!(store.values(number).collect::<Vec<_>>(), [first, "shared"]);
+            assert!(store.matches(number, &[first, "shared"]));
+        }
+        // Every series gone: every string too.
+        for number in [0, 1, 2] {
+            store.remove(number, &hasher);
+        }
+        assert_eq!(store.len(), 0);
+        assert_eq!(store.strings.by_text.len(), 0);
+        assert_eq!(store.strings.uses, [0, 0, 0, 0]);
+    }
 }
