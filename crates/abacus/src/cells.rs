@@ -601,21 +601,39 @@ impl SpaceRef {
     /// the cold path and allocates once.
     #[inline]
     pub(crate) fn record(&self, page: u32, record: impl FnOnce(Cells<'_>)) {
-        let (id, directory) = LAST.try_with(Cell::get).unwrap_or((0, ptr::null()));
-        if id == self.id {
-            // The workspace denies unsafe code; this block is the fast path's one pointer.
+        let last = LAST.try_with(Cell::get).unwrap_or(Last::NONE);
+        if last.id == self.id {
+            if last.page == page {
+                // The workspace denies unsafe code; this block and the next are the fast
+                // path's two pointers. Going through the directory every time measured
+                // 1.40 ns an increment against 1.07 ns with this page cache.
+                #[allow(unsafe_code)]
+                // SAFETY: whenever `LAST`'s id is not 0 (and a space's never is), `page`
+                // is u32::MAX (no page) or the number of a page of the directory it points
+                // to, and `cells` points to that page: `record` sets both together from the
+                // directory's own `OnceLock`, whose page, once set, stays for the shard's
+                // life; the shard outlives the id as below.
+                let cells = unsafe { &*last.cells };
+                return record(Cells::Owned(cells));
+            }
             #[allow(unsafe_code)]
-            // SAFETY: whenever `LAST`'s id is not 0 (and a space's never is), its pointer is
-            // to the directory of a shard that this thread's `LOCAL` holds: `shard_for` sets
-            // it right after storing that shard in `entries`; it resets `LAST` to 0 before it
+            // SAFETY: whenever `LAST`'s id is not 0, its directory pointer is to the
+            // directory of a shard that this thread's `LOCAL` holds: `shard_for` sets it
+            // right after storing that shard in `entries`; it resets `LAST` to 0 before it
             // prunes entries, and `LOCAL`'s destructor resets it before releasing them. A
             // shard's directory is boxed, so it neither moves nor changes while the shard
             // lives.
-            let directory = unsafe { &*directory };
-            // Only the page's first use on this thread leaves the fast path, and then as a
-            // tail call, so the fast path saves no registers.
-            if let Some(page) = directory[page as usize & (MAX_PAGES - 1)].get() {
-                return record(Cells::Owned(page));
+            let directory = unsafe { &*last.directory };
+            if let Some(cells) = directory[page as usize & (MAX_PAGES - 1)].get() {
+                let cells: &Page = cells;
+                let next = Last {
+                    id: last.id,
+                    directory: last.directory,
+                    page,
+                    cells,
+                };
+                let _ = LAST.try_with(|slot| slot.set(next));
+                return record(Cells::Owned(cells));
             }
         }
         self.space.record_slow(page, record);
@@ -702,6 +720,27 @@ impl SpaceReader<'_> {
     }
 }
 
+/// The registry this thread last recorded into, its page directory there, and the page it
+/// last wrote: a record into the same page follows one pointer.
+#[derive(Clone, Copy)]
+struct Last {
+    /// The space's id; 0 for none, which no space has.
+    id: u64,
+    directory: *const Directory,
+    /// `u32::MAX` for none: no space has that many pages.
+    page: u32,
+    cells: *const Page,
+}
+
+impl Last {
+    const NONE: Last = Last {
+        id: 0,
+        directory: ptr::null(),
+        page: u32::MAX,
+        cells: ptr::null(),
+    };
+}
+
 /// A thread's shards, one per registry it has recorded into, and a one-entry cache of the
 /// last one used so that the common case needs no search.
 struct LocalShards {
@@ -718,7 +757,7 @@ impl LocalShards {
                 // cache may point into one of them: clear it first.
                 // TODO: a thread that stops recording keeps the shards (64 KiB each and
                 // their pages) of registries dropped since; pruning happens only here.
-                let _ = LAST.try_with(|last| last.set((0, ptr::null())));
+                let _ = LAST.try_with(|last| last.set(Last::NONE));
                 self.entries.retain(|(_, shard)| {
                     shard.space.as_ref().is_some_and(|s| s.strong_count() > 0)
                 });
@@ -728,7 +767,14 @@ impl LocalShards {
                 shard
             }
         };
-        let _ = LAST.try_with(|last| last.set((space.id, &*shard.pages)));
+        let _ = LAST.try_with(|last| {
+            last.set(Last {
+                id: space.id,
+                directory: &*shard.pages,
+                page: Last::NONE.page,
+                cells: Last::NONE.cells,
+            })
+        });
         shard
     }
 }
@@ -736,7 +782,7 @@ impl LocalShards {
 impl Drop for LocalShards {
     fn drop(&mut self) {
         // The cache must never point at a shard this thread no longer holds.
-        let _ = LAST.try_with(|last| last.set((0, ptr::null())));
+        let _ = LAST.try_with(|last| last.set(Last::NONE));
         for (_, shard) in self.entries.drain(..) {
             shard.release_writer();
         }
@@ -749,7 +795,7 @@ thread_locals! {
     /// The space id and page directory this thread last recorded into. It has no
     /// destructor, so reading it is a plain thread-relative load with no state check;
     /// `LOCAL` owns what it points to.
-    static LAST: Cell<(u64, *const Directory)> = Cell::new((0, ptr::null()));
+    static LAST: Cell<Last> = Cell::new(Last::NONE);
 
     /// Set while this thread creates a shard or a page: see `diverting`.
     static IN_SLOW_PATH: Cell<bool> = Cell::new(false);
@@ -783,6 +829,25 @@ mod tests {
             cb.add(2);
         }
         assert_eq!((ca.value(), cb.value()), (3, 6));
+    }
+
+    #[test]
+    fn the_page_cache_follows_records_that_alternate_between_pages() {
+        let registry = Registry::new();
+        let family = registry
+            .counter(Desc::new("c", "C.").labels(["n"]))
+            .unwrap();
+        // One slot per series: the last of these is on the second page.
+        let first = family.with_labels(&["0"]).unwrap();
+        let mut last = first.clone();
+        for n in 1..=super::PAGE_SLOTS {
+            last = family.with_labels(&[&n.to_string()]).unwrap();
+        }
+        for _ in 0..3 {
+            first.inc();
+            last.add(2);
+        }
+        assert_eq!((first.value(), last.value()), (3, 6));
     }
 
     #[test]

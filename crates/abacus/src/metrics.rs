@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use crate::cells::{bump_owned, Page, Shard, SlotRange, SpaceRef, PAGE_SLOTS};
 use crate::expiry::HeldByHandle;
 use crate::family::{FamilyCore, KindSpec, SeriesId};
-use crate::sync::{Arc, Ordering::Relaxed};
+use crate::sync::{Arc, AtomicU64, Ordering::Relaxed};
 
 /// A handle type a [`Family`](crate::Family) resolves to. Implemented by the handles of
 /// this crate only.
@@ -116,9 +116,11 @@ impl Counter {
             None => self.0.space.detached_shard(),
         };
         let page = shard.page(self.0.range.page).clone();
+        // The offset is below PAGE_SLOTS; the mask only spares the bounds check.
+        let cell: *const AtomicU64 = &page[self.0.offset() & (PAGE_SLOTS - 1)];
         LocalCounter {
-            page,
-            offset: self.0.offset(),
+            cell,
+            _page: page,
             shard,
             _series: self.0.series.clone(),
             _not_send: PhantomData,
@@ -132,8 +134,9 @@ impl Counter {
 /// thread-local look-up. Unlike thread-local metrics that buffer and flush, there is
 /// nothing to flush: a scrape reads the cell itself.
 pub struct LocalCounter {
-    page: Arc<Page>,
-    offset: usize,
+    /// The thread's cell of the series, in `_page`.
+    cell: *const AtomicU64,
+    _page: Arc<Page>,
     shard: Arc<Shard>,
     _series: SeriesOf,
     _not_send: PhantomData<*const ()>,
@@ -149,8 +152,13 @@ impl LocalCounter {
     /// Adds `n`, saturating at `u64::MAX`.
     #[inline]
     pub fn add(&self, n: u64) {
-        // The offset is below PAGE_SLOTS; the mask only spares the bounds check.
-        bump_owned(&self.page[self.offset & (PAGE_SLOTS - 1)], n);
+        // The workspace denies unsafe code; following the page and offset measured 0.71 ns
+        // an increment against 0.56 ns through this pointer (docs/BENCHMARKS.md, 1b).
+        #[allow(unsafe_code)]
+        // SAFETY: `cell` points into the page that `_page` keeps alive for as long as this
+        // counter lives, and pages never move.
+        let cell = unsafe { &*self.cell };
+        bump_owned(cell, n);
     }
 }
 
