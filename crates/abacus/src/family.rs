@@ -9,7 +9,7 @@ use crate::cells::{CellSpace, SlotKind, SlotRange, SpaceReader, SpaceRef};
 use crate::expiry::{Expired, Expiry, Fingerprint, Hold, Pin, SeriesLife};
 use crate::labels::{hash_values, LabelValues};
 use crate::metrics::{MakeHandle, Metric};
-use crate::resolved;
+use crate::resolved::{self, Resolution};
 use crate::series::SeriesStore;
 use crate::sync::{Arc, AtomicU64, Ordering::Relaxed, RwLock};
 use crate::Error;
@@ -246,16 +246,15 @@ impl FamilyCore {
             return Ok(range);
         }
         let series = self.find_or_insert(hash, values, Hold::Pin)?;
-        let range = series.range;
-        resolved::remember(
-            self.id,
+        let resolution = Resolution {
+            family: self.id,
             expirations,
             hash,
-            range,
-            Pin::adopt(series.life),
-            values,
-        );
-        Ok(range)
+            range: series.range,
+            _pin: Pin::adopt(series.life),
+        };
+        resolved::remember(resolution, values);
+        Ok(series.range)
     }
 
     /// The hash of a tuple of values, as this family's index and the per-thread memory

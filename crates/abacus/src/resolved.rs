@@ -67,20 +67,24 @@ pub(crate) fn find_by_text(
         .flatten()
 }
 
-/// Remembers that `values` (whose hash is `hash`) resolve to `range` in `family`, as of
-/// its `expirations`th expiry, holding `pin`. A stale entry for the same values is
-/// replaced, which lets go of its pin.
-pub(crate) fn remember(
-    family: u64,
-    expirations: u64,
-    hash: u64,
-    range: SlotRange,
-    pin: Pin,
-    values: &[&str],
-) {
+/// One resolution of label values, as a thread remembers it.
+pub(crate) struct Resolution {
+    pub(crate) family: u64,
+    /// The family's count of expirations, read before resolving.
+    pub(crate) expirations: u64,
+    /// The hash of the values.
+    pub(crate) hash: u64,
+    pub(crate) range: SlotRange,
+    /// Kept for its drop, which lets an expired series' cells be reclaimed.
+    pub(crate) _pin: Pin,
+}
+
+/// Remembers a resolution of `values`. A stale entry for the same values is replaced,
+/// which lets go of its pin.
+pub(crate) fn remember(resolution: Resolution, values: &[&str]) {
     let _ = RESOLVED.try_with(|resolved| {
         if let Ok(mut resolved) = resolved.try_borrow_mut() {
-            resolved.insert(family, expirations, hash, range, pin, values);
+            resolved.insert(resolution, values);
         }
     });
 }
@@ -95,12 +99,7 @@ struct Resolved {
 }
 
 struct Remembered {
-    family: u64,
-    /// The family's count of expirations when this was resolved.
-    expirations: u64,
-    hash: u64,
-    range: SlotRange,
-    _pin: Pin,
+    found: Resolution,
     /// A copy of the values, so that a hit reads one buffer and not the family's series
     /// storage: each value as its length (`u32`, little-endian) and then its bytes.
     values: Box<[u8]>,
@@ -111,8 +110,9 @@ impl Resolved {
     fn find_by_address(&self, family: u64, expirations: u64, values: &[&str]) -> Option<SlotRange> {
         let index = self.by_address.as_ref()?[address_slot(family, values)];
         let entry = self.entries.get((index as usize).wrapping_sub(1))?;
-        (entry.family == family && entry.expirations == expirations && entry.matches(values))
-            .then_some(entry.range)
+        let found = &entry.found;
+        (found.family == family && found.expirations == expirations && entry.matches(values))
+            .then_some(found.range)
     }
 
     /// The entry for `values` in `family`, stale or not.
@@ -121,7 +121,7 @@ impl Resolved {
         self.by_text
             .find(text_key(family, hash), |&i| {
                 let entry = &entries[i as usize];
-                entry.family == family && entry.hash == hash && entry.matches(values)
+                entry.found.family == family && entry.found.hash == hash && entry.matches(values)
             })
             .copied()
     }
@@ -134,31 +134,21 @@ impl Resolved {
         values: &[&str],
     ) -> Option<SlotRange> {
         let index = self.position(family, hash, values)?;
-        let entry = &self.entries[index as usize];
-        if entry.expirations != expirations {
+        let found = &self.entries[index as usize].found;
+        if found.expirations != expirations {
             return None;
         }
         if let Some(table) = &mut self.by_address {
             table[address_slot(family, values)] = index + 1;
         }
-        Some(entry.range)
+        Some(found.range)
     }
 
-    fn insert(
-        &mut self,
-        family: u64,
-        expirations: u64,
-        hash: u64,
-        range: SlotRange,
-        pin: Pin,
-        values: &[&str],
-    ) {
+    fn insert(&mut self, resolution: Resolution, values: &[&str]) {
+        let (family, hash) = (resolution.family, resolution.hash);
         if let Some(stale) = self.position(family, hash, values) {
-            let entry = &mut self.entries[stale as usize];
-            entry.expirations = expirations;
-            entry.range = range;
             // Dropping the old pin lets an expired series' cells be reclaimed.
-            entry._pin = pin;
+            self.entries[stale as usize].found = resolution;
             if let Some(table) = &mut self.by_address {
                 table[address_slot(family, values)] = stale + 1;
             }
@@ -172,19 +162,12 @@ impl Resolved {
             }
         }
         let index = self.entries.len() as u32;
-        self.entries.push(Remembered::new(
-            family,
-            expirations,
-            hash,
-            range,
-            pin,
-            values,
-        ));
+        self.entries.push(Remembered::new(resolution, values));
         let entries = &self.entries;
         self.by_text
             .insert_unique(text_key(family, hash), index, |&i| {
-                let entry = &entries[i as usize];
-                text_key(entry.family, entry.hash)
+                let found = &entries[i as usize].found;
+                text_key(found.family, found.hash)
             });
         self.by_address
             .get_or_insert_with(|| Box::new([0; 1 << ADDRESS_BITS]))
@@ -193,14 +176,7 @@ impl Resolved {
 }
 
 impl Remembered {
-    fn new(
-        family: u64,
-        expirations: u64,
-        hash: u64,
-        range: SlotRange,
-        pin: Pin,
-        values: &[&str],
-    ) -> Self {
+    fn new(found: Resolution, values: &[&str]) -> Self {
         let mut encoded = Vec::with_capacity(values.iter().map(|v| 4 + v.len()).sum());
         for value in values {
             // The values of a series are at most `LabelValues::MAX_BYTES` (u32::MAX)
@@ -209,11 +185,7 @@ impl Remembered {
             encoded.extend_from_slice(value.as_bytes());
         }
         Remembered {
-            family,
-            expirations,
-            hash,
-            range,
-            _pin: pin,
+            found,
             values: encoded.into_boxed_slice(),
         }
     }

@@ -2,38 +2,11 @@
 //! million label values, it never fills up and the bytes allocated stop growing. (Its own
 //! binary: the counting allocator counts the whole process.)
 
-// A global allocator is unsafe to implement; this test binary needs one to count bytes.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+#[path = "common/live_bytes.rs"]
+mod live_bytes;
 
 use abacus::{Desc, Registry};
-
-/// Bytes requested and not yet freed, over the whole process.
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-struct CountingAllocator;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so it
-// upholds `GlobalAlloc`'s contract exactly as `System` does; counting has no effect on
-// the memory handed out.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's layout is passed on as it came.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: `ptr` was allocated by `System` (through `alloc` above) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+use live_bytes::live_bytes;
 
 /// With idle expiry, a family that churns through a million label values (a thousand at a
 /// time, each batch idle by the next) never reaches its limit, and its memory stops
@@ -84,11 +57,11 @@ fn a_million_values_churning_through_an_expiring_family_stay_bounded_and_never_o
     for start in (0..30 * BATCH).step_by(BATCH) {
         most_seen = most_seen.max(batch(start));
     }
-    let after_warm_up = LIVE_BYTES.load(Relaxed);
+    let after_warm_up = live_bytes();
     for start in (30 * BATCH..1_000_000).step_by(BATCH) {
         most_seen = most_seen.max(batch(start));
     }
-    let after_million = LIVE_BYTES.load(Relaxed);
+    let after_million = live_bytes();
 
     // Each visit saw one batch and the registry's count of expired series, never more.
     assert!(most_seen <= BATCH + 1, "{most_seen} series in one visit");

@@ -2,38 +2,11 @@
 //! against a limit of 10,000 series, the family holds 10,000 series and the bytes
 //! allocated stop growing once it is full.
 
-// A global allocator is unsafe to implement; this test binary needs one to count bytes.
-#![allow(unsafe_code)]
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+#[path = "common/live_bytes.rs"]
+mod live_bytes;
 
 use abacus::{Desc, Registry};
-
-/// Bytes requested and not yet freed, over the whole process.
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-struct CountingAllocator;
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so it
-// upholds `GlobalAlloc`'s contract exactly as `System` does; counting has no effect on
-// the memory handed out.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: the caller's layout is passed on as it came.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: `ptr` was allocated by `System` (through `alloc` above) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
+use live_bytes::live_bytes;
 
 #[test]
 fn a_million_distinct_values_against_a_limit_of_ten_thousand_stay_bounded() {
@@ -63,11 +36,11 @@ fn a_million_distinct_values_against_a_limit_of_ten_thousand_stay_bounded() {
     for i in 0..3 * LIMIT {
         resolve(i);
     }
-    let after_fill = LIVE_BYTES.load(Relaxed);
+    let after_fill = live_bytes();
     for i in 3 * LIMIT..1_000_000 {
         resolve(i);
     }
-    let after_million = LIVE_BYTES.load(Relaxed);
+    let after_million = live_bytes();
 
     let snapshot = registry.snapshot();
     let requests: Vec<_> = snapshot
