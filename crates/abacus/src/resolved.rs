@@ -108,11 +108,44 @@ struct Remembered {
 impl Resolved {
     #[inline]
     fn find_by_address(&self, family: u64, expirations: u64, values: &[&str]) -> Option<SlotRange> {
-        let index = self.by_address.as_ref()?[address_slot(family, values)];
+        let table = self.by_address.as_ref()?;
+        let slot = address_slot(family, values);
+        // Two ways per set: two tuples whose addresses land in one slot do not evict each
+        // other on every call.
+        match self.entry_hit(table[slot], family, expirations, values) {
+            Some(range) => Some(range),
+            None => self.entry_hit(table[slot ^ 1], family, expirations, values),
+        }
+    }
+
+    /// The range of entry `index` (+ 1, 0 for none) if it remembers `values` in `family`.
+    #[inline(always)]
+    fn entry_hit(
+        &self,
+        index: u32,
+        family: u64,
+        expirations: u64,
+        values: &[&str],
+    ) -> Option<SlotRange> {
         let entry = self.entries.get((index as usize).wrapping_sub(1))?;
         let found = &entry.found;
         (found.family == family && found.expirations == expirations && entry.matches(values))
             .then_some(found.range)
+    }
+
+    /// Points the address table at entry `index` for `values`: in the first way of its
+    /// set unless another entry holds it, then in the second.
+    fn note_address(&mut self, family: u64, values: &[&str], index: u32) {
+        let table = self
+            .by_address
+            .get_or_insert_with(|| Box::new([0; 1 << ADDRESS_BITS]));
+        let slot = address_slot(family, values);
+        let way = if table[slot] == 0 || table[slot] == index + 1 {
+            slot
+        } else {
+            slot ^ 1
+        };
+        table[way] = index + 1;
     }
 
     /// The entry for `values` in `family`, stale or not.
@@ -138,10 +171,9 @@ impl Resolved {
         if found.expirations != expirations {
             return None;
         }
-        if let Some(table) = &mut self.by_address {
-            table[address_slot(family, values)] = index + 1;
-        }
-        Some(found.range)
+        let range = found.range;
+        self.note_address(family, values, index);
+        Some(range)
     }
 
     fn insert(&mut self, resolution: Resolution, values: &[&str]) {
@@ -149,9 +181,7 @@ impl Resolved {
         if let Some(stale) = self.position(family, hash, values) {
             // Dropping the old pin lets an expired series' cells be reclaimed.
             self.entries[stale as usize].found = resolution;
-            if let Some(table) = &mut self.by_address {
-                table[address_slot(family, values)] = stale + 1;
-            }
+            self.note_address(family, values, stale);
             return;
         }
         if self.entries.len() >= CAPACITY {
@@ -169,9 +199,7 @@ impl Resolved {
                 let found = &entries[i as usize].found;
                 text_key(found.family, found.hash)
             });
-        self.by_address
-            .get_or_insert_with(|| Box::new([0; 1 << ADDRESS_BITS]))
-            [address_slot(family, values)] = index + 1;
+        self.note_address(family, values, index);
     }
 }
 
