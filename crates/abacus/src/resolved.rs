@@ -6,13 +6,17 @@
 //!
 //! - by the addresses of the value strings: label values are mostly long-lived strings (a
 //!   route table, a method name, a tenant id held for a request's life), so the same
-//!   addresses come back call after call. A small direct-mapped table keyed by the family
-//!   and those addresses finds the entry without reading the text twice.
-//! - by a hash of the text, when the strings are new (built for this call) or their slot in
-//!   the address table was taken by another tuple. A hit refreshes the address slot.
+//!   addresses come back call after call. A small table keyed by the family and those
+//!   addresses finds the entry without reading the text twice.
+//! - by a hash of the text, when the strings are new (built for this call) or their place
+//!   in the address table was taken by other tuples. A hit refreshes the address table.
 //!
 //! An address says nothing about the text at it (memory is freed and reused), so an
-//! address hit is only a guess that the comparison confirms or rejects.
+//! address hit is only a guess that the comparison confirms or rejects. The comparison is
+//! most of a hit's cost, so the entry keeps each value as the few words that a hit reads
+//! from the caller's string (two overlapping reads as wide as its length allows, four
+//! above 16 bytes) rather than as text: a value costs one compare of lengths and two or
+//! four of words, where a byte-wise comparison cost a call or a branch per length.
 //!
 //! In a family whose idle series expire, each entry pins its series (see
 //! [`crate::expiry`]) and remembers the family's count of expirations: an entry whose count
@@ -29,8 +33,24 @@ use crate::sync::thread_locals;
 /// Entries per thread before the memory of resolutions starts over.
 const CAPACITY: usize = 4096;
 
-/// log2 of the slots of the address table: 1,024 slots, 4 KiB per recording thread.
-const ADDRESS_BITS: u32 = 10;
+/// log2 of the sets of the address table: 256 sets of 4 ways, 8 KiB per recording thread.
+const ADDRESS_SET_BITS: u32 = 8;
+
+/// Ways per set of the address table: tuples whose addresses land in one set do not evict
+/// each other until a fifth comes.
+const WAYS: usize = 4;
+
+/// A way of the address table: part of the hash of the addresses, and an index + 1 into
+/// the entries (0 for none).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct AddressWay {
+    tag: u32,
+    index: u32,
+}
+
+impl AddressWay {
+    const EMPTY: AddressWay = AddressWay { tag: 0, index: 0 };
+}
 
 /// The cells of the series for `values` in `family`, if this thread remembers them under
 /// the addresses of these strings since the family's `expirations`th expiry.
@@ -93,29 +113,29 @@ struct Resolved {
     entries: Vec<Remembered>,
     /// Indices into `entries`, by family and hash of the values.
     by_text: HashTable<u32>,
-    /// Index + 1 into `entries` (0 for none), by family and addresses of the values;
-    /// allocated with the first entry.
-    by_address: Option<Box<[u32; 1 << ADDRESS_BITS]>>,
+    /// Entries by family and addresses of the values, allocated with the first entry.
+    by_address: Option<Box<[[AddressWay; WAYS]; 1 << ADDRESS_SET_BITS]>>,
 }
 
 struct Remembered {
     found: Resolution,
-    /// A copy of the values, so that a hit reads one buffer and not the family's series
-    /// storage: each value as its length (`u32`, little-endian) and then its bytes.
-    values: Box<[u8]>,
+    /// The values, as keys that compare quickly, so that a hit reads one buffer and not
+    /// the family's series storage.
+    keys: Box<[ValueKey]>,
+    /// The values longer than 32 bytes, whole, one after another.
+    long: Box<[u8]>,
 }
 
 impl Resolved {
     #[inline]
     fn find_by_address(&self, family: u64, expirations: u64, values: &[&str]) -> Option<SlotRange> {
         let table = self.by_address.as_ref()?;
-        let slot = address_slot(family, values);
-        // Two ways per set: two tuples whose addresses land in one slot do not evict each
-        // other on every call.
-        match self.entry_hit(table[slot], family, expirations, values) {
-            Some(range) => Some(range),
-            None => self.entry_hit(table[slot ^ 1], family, expirations, values),
-        }
+        let (set, tag) = address_key(family, values);
+        // The tag turns away the other tuples of the set before their entries are read.
+        table[set]
+            .iter()
+            .filter(|way| way.tag == tag)
+            .find_map(|way| self.entry_hit(way.index, family, expirations, values))
     }
 
     /// The range of entry `index` (+ 1, 0 for none) if it remembers `values` in `family`.
@@ -133,19 +153,25 @@ impl Resolved {
             .then_some(found.range)
     }
 
-    /// Points the address table at entry `index` for `values`: in the first way of its
-    /// set unless another entry holds it, then in the second.
+    /// Points the address table at entry `index` for `values`, in the first way of its
+    /// set; the other ways move down, and the last one falls out, unless one of them
+    /// already points there.
     fn note_address(&mut self, family: u64, values: &[&str], index: u32) {
         let table = self
             .by_address
-            .get_or_insert_with(|| Box::new([0; 1 << ADDRESS_BITS]));
-        let slot = address_slot(family, values);
-        let way = if table[slot] == 0 || table[slot] == index + 1 {
-            slot
-        } else {
-            slot ^ 1
+            .get_or_insert_with(|| Box::new([[AddressWay::EMPTY; WAYS]; 1 << ADDRESS_SET_BITS]));
+        let (set, tag) = address_key(family, values);
+        let ways = &mut table[set];
+        let noted = AddressWay {
+            tag,
+            index: index + 1,
         };
-        table[way] = index + 1;
+        let end = ways
+            .iter()
+            .position(|&way| way == noted)
+            .unwrap_or(WAYS - 1);
+        ways[..=end].rotate_right(1);
+        ways[0] = noted;
     }
 
     /// The entry for `values` in `family`, stale or not.
@@ -188,7 +214,7 @@ impl Resolved {
             self.entries.clear();
             self.by_text.clear();
             if let Some(table) = &mut self.by_address {
-                table.fill(0);
+                table.fill([AddressWay::EMPTY; WAYS]);
             }
         }
         let index = self.entries.len() as u32;
@@ -205,38 +231,134 @@ impl Resolved {
 
 impl Remembered {
     fn new(found: Resolution, values: &[&str]) -> Self {
-        let mut encoded = Vec::with_capacity(values.iter().map(|v| 4 + v.len()).sum());
-        for value in values {
-            // The values of a series are at most `LabelValues::MAX_BYTES` (u32::MAX)
-            // together, which the family checked before it created the series.
-            encoded.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            encoded.extend_from_slice(value.as_bytes());
-        }
+        let mut long = Vec::new();
+        let keys = values
+            .iter()
+            .map(|value| {
+                let value = value.as_bytes();
+                if value.len() > 32 {
+                    long.extend_from_slice(value);
+                }
+                ValueKey::of(value)
+            })
+            .collect();
         Remembered {
             found,
-            values: encoded.into_boxed_slice(),
+            keys,
+            long: long.into_boxed_slice(),
         }
     }
 
     #[inline]
     fn matches(&self, values: &[&str]) -> bool {
-        let mut rest = &*self.values;
-        for value in values {
-            let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+        if self.keys.len() != values.len() {
+            return false;
+        }
+        // The differences of all values, folded: one branch at the end instead of one
+        // per value.
+        let mut differ = 0;
+        for (key, value) in self.keys.iter().zip(values) {
+            let value = value.as_bytes();
+            if key.len != value.len() as u64 {
+                return false;
+            }
+            differ |= key.differs(value);
+        }
+        differ == 0 && (self.long.is_empty() || self.long_matches(values))
+    }
+
+    /// Whether the values longer than 32 bytes, of which the keys hold only the first and
+    /// last 16 bytes, are the ones remembered.
+    #[cold]
+    fn long_matches(&self, values: &[&str]) -> bool {
+        let mut long = &*self.long;
+        for value in values.iter().filter(|value| value.len() > 32) {
+            let Some((stored, rest)) = long.split_at_checked(value.len()) else {
                 return false;
             };
-            let len = u32::from_le_bytes(*len) as usize;
-            if len != value.len() || tail.len() < len {
+            if stored != value.as_bytes() {
                 return false;
             }
-            let (stored, tail) = tail.split_at(len);
-            if !short_eq(stored, value.as_bytes()) {
-                return false;
-            }
-            rest = tail;
+            long = rest;
         }
-        rest.is_empty()
+        long.is_empty()
     }
+}
+
+/// A value as a few words that determine it, given its length.
+struct ValueKey {
+    len: u64,
+    words: [u64; 4],
+}
+
+impl ValueKey {
+    fn of(value: &[u8]) -> Self {
+        ValueKey {
+            len: value.len() as u64,
+            words: words(value),
+        }
+    }
+
+    /// Nonzero when `value`, of this key's length, is not the value of this key: the
+    /// reads of [`words`], each compared as soon as it is made.
+    #[inline(always)]
+    fn differs(&self, value: &[u8]) -> u64 {
+        let w = &self.words;
+        let len = value.len();
+        match len {
+            17.. => {
+                (read_u64(value, 0) ^ w[0])
+                    | (read_u64(value, 8) ^ w[1])
+                    | (read_u64(value, len - 16) ^ w[2])
+                    | (read_u64(value, len - 8) ^ w[3])
+            }
+            8..=16 => (read_u64(value, 0) ^ w[0]) | (read_u64(value, len - 8) ^ w[1]),
+            4..=7 => (read_u32(value, 0) ^ w[0]) | (read_u32(value, len - 4) ^ w[1]),
+            2..=3 => (read_u16(value, 0) ^ w[0]) | (read_u16(value, len - 2) ^ w[1]),
+            1 => u64::from(value[0]) ^ w[0],
+            0 => 0,
+        }
+    }
+}
+
+/// Words that determine a value of known length: two overlapping reads of the widest size
+/// it holds, which cover it whole, and for 17 to 32 bytes two more; beyond 32 bytes, its
+/// first and last 16.
+#[inline(always)]
+fn words(value: &[u8]) -> [u64; 4] {
+    let len = value.len();
+    match len {
+        17.. => [
+            read_u64(value, 0),
+            read_u64(value, 8),
+            read_u64(value, len - 16),
+            read_u64(value, len - 8),
+        ],
+        8..=16 => [read_u64(value, 0), read_u64(value, len - 8), 0, 0],
+        4..=7 => [read_u32(value, 0), read_u32(value, len - 4), 0, 0],
+        2..=3 => [read_u16(value, 0), read_u16(value, len - 2), 0, 0],
+        1 => [u64::from(value[0]), 0, 0, 0],
+        0 => [0; 4],
+    }
+}
+
+#[inline(always)]
+fn read_u16(bytes: &[u8], at: usize) -> u64 {
+    u64::from(u16::from_le_bytes(
+        bytes[at..at + 2].try_into().unwrap_or_default(),
+    ))
+}
+
+#[inline(always)]
+fn read_u32(bytes: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes(
+        bytes[at..at + 4].try_into().unwrap_or_default(),
+    ))
+}
+
+#[inline(always)]
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap_or_default())
 }
 
 /// The text table's hash for a family and a hash of values.
@@ -244,41 +366,16 @@ fn text_key(family: u64, hash: u64) -> u64 {
     hash ^ family.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
-/// The address table's slot for a family and the addresses of its values: the addresses
-/// rotated apart and folded together, then one multiplicative hash, whose top bits depend
-/// on every input bit.
+/// The address table's set and tag for a family and the addresses of its values: the
+/// addresses folded together, each step rotated so that their order counts, then one
+/// multiplicative hash, whose top bits depend on every input bit.
 #[inline]
-fn address_slot(family: u64, values: &[&str]) -> usize {
-    let folded = values.iter().enumerate().fold(family, |h, (i, value)| {
-        h ^ (value.as_ptr() as u64).rotate_left(i as u32 * 13)
-    });
-    (folded.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - ADDRESS_BITS)) as usize
-}
-
-/// `a == b`, inlined: label values are mostly a few bytes long, where a call to `memcmp`
-/// costs more than the comparison. Two overlapping loads cover any length from 4 to 16.
-#[inline]
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    let len = a.len();
-    if len != b.len() {
-        return false;
-    }
-    let word = |s: &[u8], at: usize| {
-        s.get(at..at + 8)
-            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
-    };
-    let half = |s: &[u8], at: usize| {
-        s.get(at..at + 4)
-            .map(|w| u32::from_le_bytes(w.try_into().unwrap_or_default()))
-    };
-    match len {
-        0 => true,
-        // The first, middle and last bytes are every byte of a value this short.
-        1..=3 => a[0] == b[0] && a[len / 2] == b[len / 2] && a[len - 1] == b[len - 1],
-        4..=7 => half(a, 0) == half(b, 0) && half(a, len - 4) == half(b, len - 4),
-        8..=16 => word(a, 0) == word(b, 0) && word(a, len - 8) == word(b, len - 8),
-        _ => a == b,
-    }
+fn address_key(family: u64, values: &[&str]) -> (usize, u32) {
+    let folded = values
+        .iter()
+        .fold(family, |h, value| h.rotate_left(13) ^ value.as_ptr() as u64);
+    let hash = folded.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((hash >> (64 - ADDRESS_SET_BITS)) as usize, hash as u32)
 }
 
 thread_locals! {

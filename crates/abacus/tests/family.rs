@@ -434,3 +434,42 @@ fn per_call_recording_compares_every_byte_of_values_of_every_length() {
     }
     assert_eq!(registry.snapshot().families[0].series.len(), expected.len());
 }
+
+#[test]
+fn per_call_recording_tells_apart_values_rewritten_in_place_at_every_byte() {
+    // One buffer per length, rewritten in place so that every call finds the previous
+    // text's memory under the same address: for each position, a text that differs from
+    // the last one in that byte alone must reach its own series.
+    let registry = Registry::new();
+    let family = registry
+        .counter(Desc::new("w_total", "W.").labels(["before", "v", "after"]))
+        .unwrap();
+    let (before, after) = (String::from("GET"), String::from("/api/v1/users/:id"));
+    let mut expected = std::collections::HashMap::<String, u64>::new();
+    let mut weight = 0;
+    for len in 0..=40usize {
+        let mut buffer = "a".repeat(len);
+        for position in 0..len.max(1) {
+            for byte in [b'a', b'b', b'a'] {
+                if len > 0 {
+                    // Both bytes are ASCII, so the text stays UTF-8 and keeps its length.
+                    buffer.replace_range(position..position + 1, &(byte as char).to_string());
+                }
+                weight += 1;
+                family.add(&[&before, &buffer, &after], weight).unwrap();
+                *expected.entry(buffer.clone()).or_default() += weight;
+            }
+        }
+    }
+    for (value, total) in &expected {
+        assert_eq!(
+            family
+                .with_labels(&[&before, value, &after])
+                .unwrap()
+                .value(),
+            *total,
+            "{value:?}"
+        );
+    }
+    assert_eq!(registry.snapshot().families[0].series.len(), expected.len());
+}
