@@ -439,12 +439,26 @@ fn per_call_recording_compares_every_byte_of_values_of_every_length() {
 fn per_call_recording_tells_apart_values_rewritten_in_place_at_every_byte() {
     // One buffer per length, rewritten in place so that every call finds the previous
     // text's memory under the same address: for each position, a text that differs from
-    // the last one in that byte alone must reach its own series.
+    // the last one in that byte alone must reach its own series. The buffer is the middle
+    // of three values, and the last of six, past the ones the address table holds.
+    rewrite_in_place_at_every_byte(&["GET"], &["/api/v1/users/:id"]);
+    rewrite_in_place_at_every_byte(&["GET", "200", "eu-west-1", "/api/v1/users/:id", "x"], &[]);
+}
+
+fn rewrite_in_place_at_every_byte(before: &[&str], after: &[&str]) {
     let registry = Registry::new();
+    let names: Vec<String> = (0..before.len() + 1 + after.len())
+        .map(|i| format!("l{i}"))
+        .collect();
     let family = registry
-        .counter(Desc::new("w_total", "W.").labels(["before", "v", "after"]))
+        .counter(Desc::new("w_total", "W.").labels(names))
         .unwrap();
-    let (before, after) = (String::from("GET"), String::from("/api/v1/users/:id"));
+    let tuple = |value: &str| -> Vec<String> {
+        let mut tuple: Vec<String> = before.iter().map(|v| v.to_string()).collect();
+        tuple.push(value.to_string());
+        tuple.extend(after.iter().map(|v| v.to_string()));
+        tuple
+    };
     let mut expected = std::collections::HashMap::<String, u64>::new();
     let mut weight = 0;
     for len in 0..=40usize {
@@ -456,17 +470,19 @@ fn per_call_recording_tells_apart_values_rewritten_in_place_at_every_byte() {
                     buffer.replace_range(position..position + 1, &(byte as char).to_string());
                 }
                 weight += 1;
-                family.add(&[&before, &buffer, &after], weight).unwrap();
+                let mut values: Vec<&str> = before.to_vec();
+                values.push(&buffer);
+                values.extend_from_slice(after);
+                family.add(&values, weight).unwrap();
                 *expected.entry(buffer.clone()).or_default() += weight;
             }
         }
     }
     for (value, total) in &expected {
+        let values = tuple(value);
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
         assert_eq!(
-            family
-                .with_labels(&[&before, value, &after])
-                .unwrap()
-                .value(),
+            family.with_labels(&values).unwrap().value(),
             *total,
             "{value:?}"
         );
