@@ -6,8 +6,8 @@
 //!
 //! - by the addresses of the value strings: label values are mostly long-lived strings (a
 //!   route table, a method name, a tenant id held for a request's life), so the same
-//!   addresses come back call after call. A small set-associative table keyed by the
-//!   family and those addresses holds a copy of what a hit reads.
+//!   addresses come back call after call. A small table keyed by the family and those
+//!   addresses finds the entry without reading the text twice.
 //! - by a hash of the text, when the strings are new (built for this call) or their place
 //!   in the address table was taken by other tuples. A hit refreshes the address table.
 //!
@@ -33,74 +33,23 @@ use crate::sync::thread_locals;
 /// Entries per thread before the memory of resolutions starts over.
 const CAPACITY: usize = 4096;
 
-/// log2 of the sets of the address table: 64 sets of 8 ways of 200 bytes, 100 KiB per
-/// thread that records by label values.
-const ADDRESS_SET_BITS: u32 = 6;
+/// log2 of the sets of the address table: 256 sets of 4 ways, 8 KiB per recording thread.
+const ADDRESS_SET_BITS: u32 = 8;
 
 /// Ways per set of the address table: tuples whose addresses land in one set do not evict
-/// each other until a ninth comes. With 4 ways of 128 sets, 100 tuples filled a set in
-/// one benchmark run of three, and each call of its tuples then missed.
-const WAYS: usize = 8;
+/// each other until a fifth comes.
+const WAYS: usize = 4;
 
-/// Values whose keys a way of the address table holds: the label count of most families.
-const WAY_KEYS: usize = 4;
-
-/// A way of the address table: a copy of what a hit on an entry reads. A hit reads the
-/// way alone: reading the entry after it was a second dependent load on every call
-/// (`Family::inc` measured 14.0 ns with it, 13.2 ns without).
-///
-/// A copy stays right while its entry lives: an entry is only ever replaced by a newer
-/// resolution of the same values, after an expiry in its family, which leaves the copy's
-/// count of expirations behind; when the entries start over, so does the table.
-#[derive(Clone, Copy)]
+/// A way of the address table: part of the hash of the addresses, and an index + 1 into
+/// the entries (0 for none).
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct AddressWay {
-    /// Part of the hash of the addresses: turns away the other tuples of the set first.
     tag: u32,
-    /// Index + 1 of the entry in `entries` (0 for none).
     index: u32,
-    family: u64,
-    expirations: u64,
-    range: SlotRange,
-    count: u32,
-    /// Whether `keys` are the whole tuple: at most [`WAY_KEYS`] values, none
-    /// longer than 32 bytes. Otherwise a hit compares the entry too.
-    whole: bool,
-    keys: [ValueKey; WAY_KEYS],
 }
 
 impl AddressWay {
-    const EMPTY: AddressWay = AddressWay {
-        tag: 0,
-        index: 0,
-        family: 0,
-        expirations: 0,
-        range: SlotRange { page: 0, offset: 0 },
-        count: 0,
-        whole: true,
-        keys: [ValueKey::EMPTY; WAY_KEYS],
-    };
-
-    /// Whether this way remembers `values` in `family` since its `expirations`th expiry,
-    /// as far as its own keys tell; see `whole`.
-    #[inline(always)]
-    fn hits(&self, family: u64, expirations: u64, values: &[&str]) -> bool {
-        if self.family != family
-            || self.expirations != expirations
-            || self.count as usize != values.len()
-        {
-            return false;
-        }
-        // The differences of all values, folded: one branch at the end instead of one
-        // per value.
-        let mut differ = 0;
-        for (key, value) in self.keys.iter().zip(values) {
-            if key.len != value.len() as u64 {
-                return false;
-            }
-            differ |= differs(&key.words, value.as_bytes());
-        }
-        differ == 0
-    }
+    const EMPTY: AddressWay = AddressWay { tag: 0, index: 0 };
 }
 
 /// The cells of the series for `values` in `family`, if this thread remembers them under
@@ -111,7 +60,7 @@ pub(crate) fn find_by_address(family: u64, expirations: u64, values: &[&str]) ->
         .try_with(|resolved| {
             let resolved = resolved.try_borrow().ok()?;
             // Up to four values, the count is a constant in the code that runs: the address
-            // fold and the comparisons unroll, with no loop left (0.3 ns of 13.3).
+            // fold and the comparisons unroll, with no loop left.
             match values.len() {
                 1 => resolved.find_fixed::<1>(family, expirations, values),
                 2 => resolved.find_fixed::<2>(family, expirations, values),
@@ -170,9 +119,8 @@ struct Resolved {
     entries: Vec<Remembered>,
     /// Indices into `entries`, by family and hash of the values.
     by_text: HashTable<u32>,
-    /// Copies of entries by family and addresses of the values: `1 << ADDRESS_SET_BITS`
-    /// sets, allocated with the first entry.
-    by_address: Option<Box<[[AddressWay; WAYS]]>>,
+    /// Entries by family and addresses of the values, allocated with the first entry.
+    by_address: Option<Box<[[AddressWay; WAYS]; 1 << ADDRESS_SET_BITS]>>,
 }
 
 struct Remembered {
@@ -201,47 +149,48 @@ impl Resolved {
     fn find_by_address(&self, family: u64, expirations: u64, values: &[&str]) -> Option<SlotRange> {
         let table = self.by_address.as_ref()?;
         let (set, tag) = address_key(family, values);
+        // The tag turns away the other tuples of the set before their entries are read.
         for way in &table[set] {
-            if way.tag == tag
-                && way.hits(family, expirations, values)
-                && (way.whole
-                    || self
-                        .entries
-                        .get((way.index as usize).wrapping_sub(1))
-                        .is_some_and(|entry| entry.matches(values)))
-            {
-                return Some(way.range);
+            if way.tag == tag {
+                if let Some(range) = self.entry_hit(way.index, family, expirations, values) {
+                    return Some(range);
+                }
             }
         }
         None
     }
 
-    /// Copies entry `index` into the first way of the set for `values`; the other ways
-    /// move down, and the last one falls out, unless one of them was this entry's.
-    fn note_address(&mut self, values: &[&str], index: u32) {
+    /// The range of entry `index` (+ 1, 0 for none) if it remembers `values` in `family`.
+    #[inline(always)]
+    fn entry_hit(
+        &self,
+        index: u32,
+        family: u64,
+        expirations: u64,
+        values: &[&str],
+    ) -> Option<SlotRange> {
+        let entry = self.entries.get((index as usize).wrapping_sub(1))?;
+        let found = &entry.found;
+        (found.family == family && found.expirations == expirations && entry.matches(values))
+            .then_some(found.range)
+    }
+
+    /// Points the address table at entry `index` for `values`, in the first way of its
+    /// set; the other ways move down, and the last one falls out, unless one of them
+    /// already points there.
+    fn note_address(&mut self, family: u64, values: &[&str], index: u32) {
         let table = self
             .by_address
-            // Built on the heap: on the stack first, 100 KiB overflowed loom's threads.
-            .get_or_insert_with(|| vec![[AddressWay::EMPTY; WAYS]; 1 << ADDRESS_SET_BITS].into());
-        let entry = &self.entries[index as usize];
-        let (set, tag) = address_key(entry.found.family, values);
-        let mut noted = AddressWay {
+            .get_or_insert_with(|| Box::new([[AddressWay::EMPTY; WAYS]; 1 << ADDRESS_SET_BITS]));
+        let (set, tag) = address_key(family, values);
+        let ways = &mut table[set];
+        let noted = AddressWay {
             tag,
             index: index + 1,
-            family: entry.found.family,
-            expirations: entry.found.expirations,
-            range: entry.found.range,
-            count: entry.keys.len() as u32,
-            whole: entry.keys.len() <= WAY_KEYS && entry.long.is_empty(),
-            ..AddressWay::EMPTY
         };
-        for (copy, key) in noted.keys.iter_mut().zip(&entry.keys) {
-            *copy = *key;
-        }
-        let ways = &mut table[set];
         let end = ways
             .iter()
-            .position(|way| way.tag == tag && way.index == noted.index)
+            .position(|&way| way == noted)
             .unwrap_or(WAYS - 1);
         ways[..=end].rotate_right(1);
         ways[0] = noted;
@@ -271,7 +220,7 @@ impl Resolved {
             return None;
         }
         let range = found.range;
-        self.note_address(values, index);
+        self.note_address(family, values, index);
         Some(range)
     }
 
@@ -280,7 +229,7 @@ impl Resolved {
         if let Some(stale) = self.position(family, hash, values) {
             // Dropping the old pin lets an expired series' cells be reclaimed.
             self.entries[stale as usize].found = resolution;
-            self.note_address(values, stale);
+            self.note_address(family, values, stale);
             return;
         }
         if self.entries.len() >= CAPACITY {
@@ -298,7 +247,7 @@ impl Resolved {
                 let found = &entries[i as usize].found;
                 text_key(found.family, found.hash)
             });
-        self.note_address(values, index);
+        self.note_address(family, values, index);
     }
 }
 
@@ -335,7 +284,7 @@ impl Remembered {
             if key.len != value.len() as u64 {
                 return false;
             }
-            differ |= differs(&key.words, value);
+            differ |= key.differs(value);
         }
         differ == 0 && (self.long.is_empty() || self.long_matches(values))
     }
@@ -359,44 +308,38 @@ impl Remembered {
 }
 
 /// A value as a few words that determine it, given its length.
-#[derive(Clone, Copy)]
 struct ValueKey {
     len: u64,
     words: [u64; 4],
 }
 
 impl ValueKey {
-    const EMPTY: ValueKey = ValueKey {
-        len: 0,
-        words: [0; 4],
-    };
-
     fn of(value: &[u8]) -> Self {
         ValueKey {
             len: value.len() as u64,
             words: words(value),
         }
     }
-}
 
-/// Nonzero when `value`, of the length that `words` were read from, is not the value they
-/// were read from: the reads of [`words`], each compared as soon as it is made.
-#[inline(always)]
-fn differs(words: &[u64; 4], value: &[u8]) -> u64 {
-    let w = words;
-    let len = value.len();
-    match len {
-        17.. => {
-            (read_u64(value, 0) ^ w[0])
-                | (read_u64(value, 8) ^ w[1])
-                | (read_u64(value, len - 16) ^ w[2])
-                | (read_u64(value, len - 8) ^ w[3])
+    /// Nonzero when `value`, of this key's length, is not the value of this key: the
+    /// reads of [`words`], each compared as soon as it is made.
+    #[inline(always)]
+    fn differs(&self, value: &[u8]) -> u64 {
+        let w = &self.words;
+        let len = value.len();
+        match len {
+            17.. => {
+                (read_u64(value, 0) ^ w[0])
+                    | (read_u64(value, 8) ^ w[1])
+                    | (read_u64(value, len - 16) ^ w[2])
+                    | (read_u64(value, len - 8) ^ w[3])
+            }
+            8..=16 => (read_u64(value, 0) ^ w[0]) | (read_u64(value, len - 8) ^ w[1]),
+            4..=7 => (read_u32(value, 0) ^ w[0]) | (read_u32(value, len - 4) ^ w[1]),
+            2..=3 => (read_u16(value, 0) ^ w[0]) | (read_u16(value, len - 2) ^ w[1]),
+            1 => u64::from(value[0]) ^ w[0],
+            0 => 0,
         }
-        8..=16 => (read_u64(value, 0) ^ w[0]) | (read_u64(value, len - 8) ^ w[1]),
-        4..=7 => (read_u32(value, 0) ^ w[0]) | (read_u32(value, len - 4) ^ w[1]),
-        2..=3 => (read_u16(value, 0) ^ w[0]) | (read_u16(value, len - 2) ^ w[1]),
-        1 => u64::from(value[0]) ^ w[0],
-        0 => 0,
     }
 }
 
@@ -446,21 +389,14 @@ fn text_key(family: u64, hash: u64) -> u64 {
 }
 
 /// The address table's set and tag for a family and the addresses of its values: the
-/// addresses folded together, rotated so that their order counts, then one multiplicative
-/// hash, whose top bits depend on every input bit.
+/// addresses folded together, each step rotated so that their order counts, then one
+/// multiplicative hash, whose top bits depend on every input bit.
 #[inline]
 fn address_key(family: u64, values: &[&str]) -> (usize, u32) {
-    let address = |value: &&str| value.as_ptr() as u64;
-    // Two addresses a step, and the family last: the chain of dependent operations is
-    // half as long, and does not wait for the family's id.
-    let mut pairs = values.chunks_exact(2);
-    let mut folded = (&mut pairs).fold(0, |h: u64, pair| {
-        h.rotate_left(26) ^ (address(&pair[0]).rotate_left(13) ^ address(&pair[1]))
-    });
-    if let [last] = pairs.remainder() {
-        folded = folded.rotate_left(26) ^ address(last);
-    }
-    let hash = (folded ^ family).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let folded = values
+        .iter()
+        .fold(family, |h, value| h.rotate_left(13) ^ value.as_ptr() as u64);
+    let hash = folded.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     ((hash >> (64 - ADDRESS_SET_BITS)) as usize, hash as u32)
 }
 
