@@ -932,7 +932,11 @@ fn run() -> Result<(), Error> {
         md,
         "100 existing series (5 routes x 5 methods x 2 statuses x 2 regions), visited in a \
          scrambled rotation; every call passes the 4 values. abacus: `family.inc(&values)`, \
-         and `family.with_labels(&values)?.inc()`; prometheus: `with_label_values(&values).inc()`; \
+         the same with each tuple's strings in ten owned copies visited in turn \
+         (`per_call_churn.rs`: values rebuilt per request, whose addresses keep changing, so \
+         that the per-thread memory is found by hashing the text more often), and \
+         `family.with_labels(&values)?.inc()`; \
+         prometheus: `with_label_values(&values).inc()`; \
          prometheus-client: `family.get_or_create(&labels).inc()` with the label sets built \
          once before the loop (it takes owned keys); metrics: `counter!(\"requests_total\", \
          \"route\" => ..)` under `with_local_recorder` (set once around the loop), and the \
