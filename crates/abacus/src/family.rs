@@ -219,31 +219,45 @@ impl FamilyCore {
         self.insert(hash, values, hold)
     }
 
-    /// The cells of the series for `values`, for recording by label values on every call.
+    /// Runs `record` on the cells of the series for `values`, for recording by label
+    /// values on every call.
     ///
     /// This is the path of code that cannot keep handles, so it avoids even the read lock:
     /// each thread remembers the series it resolved lately (see [`crate::resolved`]). Only
     /// a thread's first use of a tuple takes the family's lock.
     #[inline]
-    pub(crate) fn range_per_call(&self, values: &[&str]) -> Result<SlotRange, Error> {
+    pub(crate) fn record_per_call(
+        &self,
+        values: &[&str],
+        record: impl FnOnce(SlotRange),
+    ) -> Result<(), Error> {
         // Read before resolving: a memory remembered with a count that an expiry has
         // since moved is stale, and its next use resolves again.
         let expirations = self.expirations.load(Relaxed);
         // The remembered tuples all have the family's label count, so a wrong count can
         // only miss here, and the slow path reports it.
         match resolved::find_by_address(self.id, expirations, values) {
-            Some(range) => Ok(range),
-            None => self.range_per_call_slow(expirations, values),
+            Some(range) => {
+                record(range);
+                Ok(())
+            }
+            None => self.record_per_call_slow(expirations, values, record),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn range_per_call_slow(&self, expirations: u64, values: &[&str]) -> Result<SlotRange, Error> {
+    fn record_per_call_slow(
+        &self,
+        expirations: u64,
+        values: &[&str],
+        record: impl FnOnce(SlotRange),
+    ) -> Result<(), Error> {
         self.check_count(values)?;
         let hash = self.hash(values);
         if let Some(range) = resolved::find_by_text(self.id, expirations, hash, values) {
-            return Ok(range);
+            record(range);
+            return Ok(());
         }
         let series = self.find_or_insert(hash, values, Hold::Pin)?;
         let resolution = Resolution {
@@ -253,8 +267,13 @@ impl FamilyCore {
             range: series.range,
             _pin: Pin::adopt(series.life),
         };
-        resolved::remember(resolution, values);
-        Ok(series.range)
+        // The pin must outlive the write: a resolution this thread cannot remember is
+        // dropped only after it, or an expiry on another thread could reclaim the cells,
+        // and reuse them for another series, in between.
+        let unremembered = resolved::remember(resolution, values);
+        record(series.range);
+        drop(unremembered);
+        Ok(())
     }
 
     /// The hash of a tuple of values, as this family's index and the per-thread memory
@@ -729,9 +748,9 @@ impl Family<crate::Counter> {
     /// As [`Family::with_labels`].
     #[inline]
     pub fn add(&self, values: &[&str], n: u64) -> Result<(), Error> {
-        let range = self.core.range_per_call(values)?;
-        crate::metrics::add_count(&self.core.space, range, n);
-        Ok(())
+        let space = &self.core.space;
+        self.core
+            .record_per_call(values, |range| crate::metrics::add_count(space, range, n))
     }
 }
 
@@ -746,8 +765,54 @@ impl Family<crate::Histogram> {
         let KindSpec::Histogram { bounds } = &self.core.spec else {
             return Ok(());
         };
-        let range = self.core.range_per_call(values)?;
-        crate::metrics::observe(&self.core.space, range, bounds, value);
-        Ok(())
+        let space = &self.core.space;
+        self.core.record_per_call(values, |range| {
+            crate::metrics::observe(space, range, bounds, value)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Desc, Registry};
+
+    #[test]
+    fn a_resolution_the_thread_cannot_remember_pins_its_series_until_the_record_is_written() {
+        let registry = Registry::new();
+        let family = registry
+            .counter(
+                Desc::new("t_total", "T.")
+                    .labels(["k"])
+                    .idle_timeout(Duration::from_secs(60)),
+            )
+            .unwrap();
+        let core = &family.core;
+        let values = ["v"];
+        let pinned = |core: &FamilyCore| {
+            let index = core.index.read();
+            let series = index.find(core.hash(&values), &values, Hold::Nothing);
+            series
+                .and_then(|series| series.life)
+                .map(|life| life.is_pinned())
+        };
+        // With the memory in use the thread cannot remember the new tuple: only the
+        // resolution in hand pins the series, and an expiry elsewhere could reclaim its
+        // cells the moment that pin went.
+        let pinned_while_recording = resolved::while_in_use(|| {
+            let mut seen = None;
+            core.record_per_call(&values, |range| {
+                seen = pinned(core);
+                crate::metrics::add_count(&core.space, range, 1);
+            })
+            .unwrap();
+            seen
+        });
+        assert_eq!(pinned_while_recording, Some(true));
+        // Unremembered, the resolution let go of its pin once the record was written.
+        assert_eq!(pinned(core), Some(false));
+        assert_eq!(family.with_labels(&values).unwrap().value(), 1);
     }
 }

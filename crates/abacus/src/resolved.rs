@@ -15,8 +15,9 @@
 //! address hit is only a guess that the comparison confirms or rejects. The comparison is
 //! most of a hit's cost, so the entry keeps each value as the few words that a hit reads
 //! from the caller's string (two overlapping reads as wide as its length allows, four
-//! above 16 bytes) rather than as text: a value costs one compare of lengths and two or
-//! four of words, where a byte-wise comparison cost a call or a branch per length.
+//! above 16 bytes, and the whole text besides above 32) rather than as text: a value
+//! costs one compare of lengths and two or four of words, where a byte-wise comparison
+//! cost a call or a branch per length.
 //!
 //! In a family whose idle series expire, each entry pins its series (see
 //! [`crate::expiry`]) and remembers the family's count of expirations: an entry whose count
@@ -105,14 +106,30 @@ pub(crate) struct Resolution {
     pub(crate) _pin: Pin,
 }
 
-/// Remembers a resolution of `values`. A stale entry for the same values is replaced,
-/// which lets go of its pin.
-pub(crate) fn remember(resolution: Resolution, values: &[&str]) {
+/// Remembers a resolution of `values`, or hands it back when this thread's memory is gone
+/// (its thread-locals are being torn down) or in use further up the stack. A stale entry
+/// for the same values is replaced, which lets go of its pin.
+#[must_use = "a resolution handed back still pins its series until it is dropped"]
+pub(crate) fn remember(resolution: Resolution, values: &[&str]) -> Option<Resolution> {
+    let mut resolution = Some(resolution);
     let _ = RESOLVED.try_with(|resolved| {
         if let Ok(mut resolved) = resolved.try_borrow_mut() {
-            resolved.insert(resolution, values);
+            if let Some(resolution) = resolution.take() {
+                resolved.insert(resolution, values);
+            }
         }
     });
+    resolution
+}
+
+/// Runs `f` while this thread's memory is in use, as it is further up the stack when a
+/// global allocator records during an insertion.
+#[cfg(test)]
+pub(crate) fn while_in_use<R>(f: impl FnOnce() -> R) -> R {
+    RESOLVED.with(|resolved| {
+        let _in_use = resolved.borrow_mut();
+        f()
+    })
 }
 
 struct Resolved {
