@@ -342,6 +342,8 @@ impl ValueKey {
     /// reads of [`words`], each compared as soon as it is made.
     #[inline(always)]
     fn differs(&self, value: &[u8]) -> u64 {
+        // Not `words(value)` compared whole, which would be shorter: that also reads and
+        // compares the words a length leaves 0, and measured 17.6 ns a call against 13.9.
         let w = &self.words;
         let len = value.len();
         match len {
